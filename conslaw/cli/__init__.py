@@ -6,9 +6,8 @@
 
 from __future__ import annotations
 
-import sys
-
 import importlib
+import sys
 
 from ..certificate import certify
 from .common import Parser
