@@ -2,7 +2,8 @@
 
 from .certificate import Certificate, certify, generic_point, numerical_rank
 from .laws import LawSet, predicted_laws
-from .models import FFN, GLU, FunctionalModel
+from .models import FFN, GLU, FunctionalModel, MaskedFFN, MoE
+from .profiles import settings
 
 __version__ = "0.1.0"
 
@@ -11,9 +12,12 @@ __all__ = [
     "GLU",
     "Certificate",
     "FunctionalModel",
+    "MaskedFFN",
+    "MoE",
     "LawSet",
     "certify",
     "generic_point",
     "numerical_rank",
     "predicted_laws",
+    "settings",
 ]

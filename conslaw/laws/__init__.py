@@ -1,12 +1,18 @@
 """Predicted conservation laws of each architecture."""
 
 from .base import Law, LawSet, entries_law, predicted_laws, symmetric_law
-from .ffn import glu_balances, linear_laws, neuron_balances
+from .ffn import balance_rates, glu_balances, linear_laws, neuron_balances
+from .moe import expert_laws, gate_laws, paper_claimed_count, translation_laws
 
 __all__ = [
     "Law",
+    "balance_rates",
     "LawSet",
     "entries_law",
+    "expert_laws",
+    "gate_laws",
+    "paper_claimed_count",
+    "translation_laws",
     "glu_balances",
     "linear_laws",
     "neuron_balances",

@@ -61,6 +61,47 @@ def linear_laws(model: FFN) -> LawSet:
     return LawSet(tuple(laws), "linear change of basis")
 
 
+def balance_rates(model: FFN, data, loss: str = "cross-entropy"):
+    """The closed-form rate of change of :func:`neuron_balances` under gradient flow.
+
+    For a one-hidden-layer net ``A act(B x + b) + c`` and ``h_j`` the balance of
+    neuron ``j`` (incoming minus outgoing squared norms),
+
+        dh_j/dt = 2 Σ_x (r_xᵀ A[:, j]) (act(z_j) − z_j act′(z_j)),
+
+    with ``r_x = ∂L/∂f(x)`` and ``z_j = B[j,:]·x + b_j``. It vanishes for ReLU and
+    linear units; for GELU ``act − z act′ = −z² φ(z)``, for SiLU
+    ``−z² s(z)(1 − s(z))`` (:data:`~conslaw.models.activations.NONHOMOGENEITY`).
+
+    Returns:
+        ``params -> (m,)`` rates, for ``data`` and ``loss``.
+    """
+    from torch.func import grad
+
+    from ..models.activations import NONHOMOGENEITY
+    from ..training.losses import loss_fn
+
+    if model.depth != 2:
+        raise ValueError(
+            f"balance_rates needs one hidden layer, got widths {model.widths}"
+        )
+    if model.activation_name not in NONHOMOGENEITY:
+        raise ValueError(
+            f"no closed form for activation {model.activation_name!r}: expected "
+            f"one of {', '.join(NONHOMOGENEITY)}"
+        )
+    gap = NONHOMOGENEITY[model.activation_name]
+    fn = loss_fn(loss) if isinstance(loss, str) else loss
+    residual = grad(lambda out: fn(out, data.y))
+
+    def rates(p):
+        z = model.preactivations(p, data.x)[0]  # (n, m)
+        r = residual(model.forward(p, data.x))  # (n, o)
+        return 2 * ((r @ p["W2"]) * gap(z)).sum(0)
+
+    return rates
+
+
 @predicted_laws.register
 def _(model: FFN) -> LawSet:
     if model.activation_name == "linear":

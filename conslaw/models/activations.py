@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -24,6 +25,20 @@ ACTIVATIONS: dict[str, Activation] = {
     "gelu": F.gelu,
     "gelu-tanh": _gelu_tanh,
     "silu": F.silu,
+}
+
+
+def _normal_pdf(z: torch.Tensor) -> torch.Tensor:
+    return torch.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
+
+
+# act(z) − z act'(z) in closed form (DESIGN §4); zero exactly for the homogeneous
+# activations. conslaw.symbolic derives these and the tests compare the two.
+NONHOMOGENEITY: dict[str, Activation] = {
+    "linear": torch.zeros_like,
+    "relu": torch.zeros_like,
+    "gelu": lambda z: -(z**2) * _normal_pdf(z),
+    "silu": lambda z: -(z**2) * torch.sigmoid(z) * (1 - torch.sigmoid(z)),
 }
 
 # positively homogeneous activations: act(λz) = λ act(z) for λ > 0, which is what

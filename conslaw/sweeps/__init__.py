@@ -1,0 +1,1 @@
+"""Sweeps of the certificate over families of models."""
