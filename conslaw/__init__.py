@@ -2,7 +2,7 @@
 
 from .certificate import Certificate, certify, generic_point, numerical_rank
 from .laws import LawSet, predicted_laws
-from .models import FFN, GLU, FunctionalModel, MaskedFFN, MoE
+from .models import FFN, GLU, FunctionalModel, MaskedFFN, MoE, MultiHeadAttention
 from .profiles import settings
 
 __version__ = "0.1.0"
@@ -14,6 +14,7 @@ __all__ = [
     "FunctionalModel",
     "MaskedFFN",
     "MoE",
+    "MultiHeadAttention",
     "LawSet",
     "certify",
     "generic_point",

@@ -25,9 +25,9 @@ PROFILE_COST = {
 # common settings
 SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "framework": {
-        "quick": {"architectures": 50, "seeds": 3},
-        "gpu": {"architectures": 50, "seeds": 10},
-        "paper": {"architectures": 50, "seeds": 10},
+        "quick": {"architectures": 50, "seeds": 12},
+        "gpu": {"architectures": 50, "seeds": 40},
+        "paper": {"architectures": 50, "seeds": 40},
     },
     "feedforward": {
         "quick": {

@@ -69,6 +69,9 @@ class Certificate:
     draws: int = 1
     seed: int = 0
     seconds: float = 0.0
+    # normalized singular values of the stacked fields after each level; left out
+    # of to_dict (they have up to D entries)
+    spectra: list[list[float]] = field(default_factory=list, repr=False)
 
     @property
     def extra(self) -> int:
@@ -77,6 +80,7 @@ class Certificate:
 
     def to_dict(self) -> dict:
         out = asdict(self)
+        out.pop("spectra")
         out["extra"] = self.extra
         return out
 
@@ -135,6 +139,7 @@ def certify(
     batch: int = 4,
     scales: tuple[float, ...] = (0.3, 1.0, 3.0),
     stop_at_bound: bool = True,
+    inputs: torch.Tensor | None = None,
     chunk_size: int | None = None,
 ) -> Certificate:
     """Certify the number of conservation laws of ``model`` at a generic point.
@@ -149,6 +154,8 @@ def certify(
             representative of every activation region of a piecewise model.
         scales: input scales (see ``FunctionalModel.sample_inputs``).
         stop_at_bound: stop as soon as the rank reaches ``D − predicted``.
+        inputs: extra inputs ``(n, *in_shape)`` put into every sampled field, beside
+            the representatives the probe finds (e.g. a dense grid).
         chunk_size: passed to ``vmap`` to bound memory.
 
     Returns:
@@ -168,7 +175,9 @@ def certify(
     # sample fields level by level until the bound is met or the rank stalls
     gen = torch.Generator().manual_seed(10_007 * int(seed) + 1)
     pool = region_pool(model, params, scales, seed=seed)
-    blocks, levels, rank, stalled = [], [], None, False
+    if inputs is not None:
+        pool = torch.cat([pool, inputs.to(pool.dtype)])
+    blocks, levels, spectra, rank, stalled = [], [], [], None, False
     for level in range(max_level + 1):
         missing = target - (rank.rank if rank else 0)
         n = max(missing, 0) + OVERSAMPLE
@@ -188,6 +197,7 @@ def certify(
         previous = rank.rank if rank else 0
         rank = numerical_rank(torch.cat(blocks))
         vanished = int((~alive).sum())
+        spectra.append(rank.singular_values.tolist())
         levels.append(Level(level, n, vanished, rank.rank, rank.kept, rank.dropped))
         if stop_at_bound and rank.rank >= target:
             break
@@ -217,6 +227,7 @@ def certify(
         draws=draws,
         seed=int(seed),
         seconds=time.perf_counter() - start,
+        spectra=spectra,
     )
 
 

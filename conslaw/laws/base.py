@@ -8,7 +8,7 @@ from functools import singledispatch
 
 import torch
 
-from ..models.base import FunctionalModel
+from ..models.base import FunctionalModel, WithUnused
 
 LawFn = Callable[[Mapping[str, torch.Tensor]], torch.Tensor]
 
@@ -125,3 +125,10 @@ def predicted_laws(model: FunctionalModel) -> LawSet:
         f"no predicted laws are registered for {type(model).__name__}: register a "
         "rule with @predicted_laws.register, or certify with predicted=LawSet()"
     )
+
+
+@predicted_laws.register
+def _(model: WithUnused) -> LawSet:
+    # only the wrapped model's laws: the unused parameters are left for the
+    # certificate to find
+    return predicted_laws(model.model)

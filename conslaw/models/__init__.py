@@ -1,7 +1,13 @@
 """Functional models whose conservation laws the book studies."""
 
 from .activations import ACTIVATIONS, HOMOGENEOUS, activation
-from .base import FunctionalModel, Params
+from .attention import (
+    POSITIONAL_ENCODINGS,
+    MultiHeadAttention,
+    rope_frequencies,
+    sinusoidal_encoding,
+)
+from .base import FunctionalModel, Params, WithUnused
 from .ffn import FFN, MaskedFFN
 from .glu import GLU, GLU_VARIANTS
 from .moe import EXPERTS as MOE_EXPERTS
@@ -12,6 +18,10 @@ __all__ = [
     "ACTIVATIONS",
     "FFN",
     "MaskedFFN",
+    "MultiHeadAttention",
+    "POSITIONAL_ENCODINGS",
+    "rope_frequencies",
+    "sinusoidal_encoding",
     "GLU",
     "GLU_VARIANTS",
     "HOMOGENEOUS",
@@ -21,5 +31,6 @@ __all__ = [
     "MoE",
     "FunctionalModel",
     "Params",
+    "WithUnused",
     "activation",
 ]

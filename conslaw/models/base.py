@@ -132,3 +132,29 @@ class FunctionalModel:
 
     def __repr__(self) -> str:
         return f"<{self.describe()}, D={self.num_parameters}>"
+
+
+class WithUnused(FunctionalModel):
+    """``model`` with ``unused`` extra parameters that the output ignores.
+
+    Each unused parameter is trivially conserved, so a certificate that knows only
+    ``model``'s laws must report that many extra laws.
+    """
+
+    def __init__(self, model: FunctionalModel, unused: int = 1):
+        if unused < 1:
+            raise ValueError(f"expected at least one unused parameter, got {unused}")
+        self.model = model
+        self.unused = int(unused)
+        self.shapes = {**model.shapes, "unused": (self.unused,)}
+        self.in_shape, self.out_shape = model.in_shape, model.out_shape
+
+    def forward(self, params, x):
+        return self.model.forward(params, x)
+
+    def kink_preactivations(self, params, x):
+        hook = getattr(self.model, "kink_preactivations", None)
+        return [] if hook is None else hook(params, x)
+
+    def describe(self) -> str:
+        return f"{self.model.describe()} + {self.unused} unused"

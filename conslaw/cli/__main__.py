@@ -1,0 +1,7 @@
+"""``python -m conslaw.cli``: the same as the ``conslaw`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
