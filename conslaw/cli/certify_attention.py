@@ -1,0 +1,95 @@
+"""``conslaw certify attention``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from ..laws.attention import attention_laws, paper_law_count
+from ..models.attention import POSITIONAL_ENCODINGS, MultiHeadAttention
+from .common import add_common, positive_int
+
+
+def positive_float(text: str) -> float:
+    """A positive finite number (an argparse ``type``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number such as 10000, got {text!r}"
+        )
+    return value
+
+
+def build(args) -> MultiHeadAttention:
+    """The model the arguments describe; a ValueError names a bad combination."""
+    return MultiHeadAttention(
+        args.d,
+        args.heads,
+        args.dk,
+        args.dv,
+        args.seq_len,
+        pe=args.pe,
+        causal=args.causal,
+        residual=args.residual,
+        kv_groups=args.kv_groups,
+        rope_base=args.rope_base,
+    )
+
+
+def note(args, result) -> str:
+    """Where the laws come from, and the paper's count when it differs."""
+    model = build(args)
+    laws = attention_laws(model)
+    paper = paper_law_count(model)
+    line = f"  laws            {laws.source}"
+    if paper != laws.count:
+        line += (
+            f"\n  paper's count   {paper} (an edge its formula misses: see "
+            "conslaw.laws.attention)"
+        )
+    return line
+
+
+def add_parsers(sub) -> None:
+    att = sub.add_parser(
+        "attention",
+        help="multi-head self-attention, with positional encodings, mask and GQA",
+        description="Certify the conservation laws of multi-head self-attention "
+        "(Theorems 4.3 and 4.4).",
+    )
+    att.add_argument("--d", type=positive_int, default=4, help="model width (4)")
+    att.add_argument("--heads", type=positive_int, default=2, help="query heads H (2)")
+    att.add_argument("--dk", type=positive_int, default=2, help="key width d_k (2)")
+    att.add_argument("--dv", type=positive_int, default=2, help="value width d_v (2)")
+    att.add_argument(
+        "--seq-len", type=positive_int, default=4, help="sequence length T (4)"
+    )
+    att.add_argument(
+        "--pe",
+        choices=list(POSITIONAL_ENCODINGS),
+        default="none",
+        help="positional encoding (none)",
+    )
+    att.add_argument("--causal", action="store_true", help="mask future keys")
+    att.add_argument(
+        "--kv-groups",
+        type=positive_int,
+        default=None,
+        metavar="G",
+        help="key-value groups (default H: plain multi-head; 1: multi-query)",
+    )
+    att.add_argument(
+        "--residual", action="store_true", help="add the input to the output"
+    )
+    att.add_argument(
+        "--rope-base",
+        type=positive_float,
+        default=10_000.0,
+        metavar="B",
+        help="base of the RoPE frequencies B^(-2i/d_k) (10000)",
+    )
+    add_common(att)
+    att.set_defaults(build=build, note=note)
