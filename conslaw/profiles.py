@@ -52,6 +52,13 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
             "rtol": 1e-10,
         },
     },
+    # filled in by their chapters
+    "attention": {"quick": {}, "gpu": {}, "paper": {}},
+    "moe": {"quick": {}, "gpu": {}, "paper": {}},
+    "dynamics": {"quick": {}, "gpu": {}, "paper": {}},
+    "protocol": {"quick": {}, "gpu": {}, "paper": {}},
+    "discovery": {"quick": {}, "gpu": {}, "paper": {}},
+    "performance": {"quick": {}, "gpu": {}, "paper": {}},
 }
 
 COMMON = {"device": "auto", "seed": 0}

@@ -89,7 +89,10 @@ def execute_all(app, env, added, changed, removed):
             EXECUTED[text_digest(text)] = nb
             if record is not None:
                 keys[docname] = key
-                records.append(record)
+                folder = cache.results(record["chapter"], key)
+                records.append(
+                    {**record, "docname": docname, "results_dir": str(folder)}
+                )
                 logger.info(
                     f"[conslaw] {docname}: {record['seconds']:.1f} s when executed"
                     f" ({record['executed']}), key {key}"

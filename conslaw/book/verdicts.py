@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from .results import results_dir
 
 VERDICTS = ("confirmed", "confirmed with edges", "disputed")
+
+# label prefixes of sphinx-proof directives (theorem, proposition, definition, ...)
+PROOF_LABELS = ("thm", "prop", "def", "alg", "lem", "cor")
 
 
 @dataclass
@@ -51,3 +55,41 @@ def record_verdict(chapter: str, **fields) -> Verdict:
     rows = [r for r in rows if r["theorem"] != row.theorem] + [asdict(row)]
     path.write_text(json.dumps(rows, indent=1))
     return row
+
+
+def sweep_summary(rows) -> tuple[str, float | None]:
+    """``("k/n sizes", smallest gap)`` of certificate rows with a ``status``."""
+    done = sum(r["status"] == "complete" for r in rows)
+    gaps = [r["gap"] for r in rows if r.get("gap") is not None]
+    return f"{done}/{len(rows)} complete", (min(gaps) if gaps else None)
+
+
+def collect_verdicts(records) -> list[dict]:
+    """Every chapter's verdicts, in table-of-contents order, from build records."""
+    rows = []
+    for record in records:
+        path = Path(record.get("results_dir", "")) / "verdicts.json"
+        if path.is_file():
+            for row in json.loads(path.read_text()):
+                rows.append({**row, "docname": record.get("docname", "")})
+    return rows
+
+
+def verdict_table(rows) -> str:
+    """A MyST table of verdicts whose theorem names link to their sections."""
+    head = (
+        "| theorem | block | laws | predicted | certified | gap | symbolic | "
+        "training | verdict |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for r in rows:
+        gap = "–" if r["gap"] is None else f"{r['gap']:.0e}"
+        verdict = r["verdict"] + (f": {r['reason']}" if r["reason"] else "")
+        # sphinx-proof labels (thm-, prop-, ...) need their own role
+        role = "prf:ref" if r["anchor"].split("-")[0] in PROOF_LABELS else "ref"
+        lines.append(
+            f"| {{{role}}}`{r['theorem']} <{r['anchor']}>` | {r['block']} | "
+            f"{r['laws']} | {r['predicted']} | {r['certified']} ({r['sizes']}) | "
+            f"{gap} | {r['symbolic']} | {r['drift']} | {verdict} |"
+        )
+    return "\n".join(lines)
