@@ -1,0 +1,534 @@
+"""The learning-rate × seed grid as one batched program, with law tracking.
+
+The paper's protocol (its Sec. 6, App. D) trains every configuration for three
+learning rates and ten seeds. Here the ``R = len(lrs) · len(seeds)`` runs share one
+program: their parameters are stacked along a leading axis and one step of all of
+them is ``torch.func.vmap`` over ``grad`` of the functional forward. Each run draws
+its mini-batches from its own generator, seeded by its seed alone, so run ``r`` of
+the grid follows the same trajectory as :func:`train_run` with the same learning
+rate and seed (to round-off: the batched kernels sum in another order).
+
+Laws are evaluated inside the loop, every ``every`` steps, for all runs at once;
+:meth:`GridResult.deviation` turns them into the paper's Eq. 10.
+
+Precision: laws are checked in float64 by default. float32 (``dtype="float32"``)
+is allowed for the large profiles on a GPU and warns that the laws are then
+checked in float32, where round-off alone moves a law by about 1e-7 per step.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+from torch.func import grad_and_value, vmap
+
+from ..device import resolve_device
+from ..laws.base import LawSet
+from ..models.base import FunctionalModel
+from .losses import loss_fn
+from .tracking import relative_deviation
+
+OPTIMIZERS = ("sgd", "adam")
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+# Adam's constants (Kingma & Ba's defaults)
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+
+# lines of progress per chunk of runs (besides the last step)
+PROGRESS_LINES = 4
+
+
+def token_cross_entropy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy of logits ``out (batch, T, vocab)`` against
+    targets ``y (batch, T)``, averaged over every position."""
+    return torch.nn.functional.cross_entropy(
+        out.reshape(-1, out.shape[-1]), y.reshape(-1)
+    )
+
+
+LOSSES = {"token-cross-entropy": token_cross_entropy}
+
+
+def _loss(name):
+    if callable(name):
+        return name
+    if name in LOSSES:
+        return LOSSES[name]
+    return loss_fn(name)
+
+
+def draw_batch(data, idx: torch.Tensor):
+    """Examples ``idx (..., B)`` of ``data``: a Dataset (``x``, ``y``) or any
+    object with a ``batch(idx)`` method (token windows)."""
+    if hasattr(data, "batch"):
+        return data.batch(idx)
+    return data.x[idx], data.y[idx]
+
+
+class BatchSampler:
+    """One generator per run, seeded by the run's seed only: the same seed draws
+    the same mini-batches whatever the learning rate or the other runs."""
+
+    def __init__(self, seeds: Sequence[int], n: int, batch_size: int):
+        self.gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        self.n, self.batch_size = n, batch_size
+
+    def __call__(self) -> torch.Tensor:
+        """Indices ``(runs, batch_size)`` for the next step."""
+        return torch.stack(
+            [torch.randint(self.n, (self.batch_size,), generator=g) for g in self.gens]
+        )
+
+
+@dataclass
+class GridResult:
+    """A trained grid: run ``r`` has learning rate ``lrs[r]`` and seed ``seeds[r]``.
+
+    ``steps (S,)``: the recorded steps (0 first). ``loss (R, S)``: the mean
+    mini-batch loss over the steps since the previous record (at step 0, the loss
+    of the first mini-batch at the start). ``tracked[group][law] (R, S, ...)``: each
+    law block's values.
+    """
+
+    lrs: list[float]
+    seeds: list[int]
+    steps: torch.Tensor
+    loss: torch.Tensor
+    tracked: dict[str, dict[str, torch.Tensor]]
+    seconds: float
+    device: str
+    dtype: str
+    optimizer: str
+    settings: dict = field(default_factory=dict)
+
+    def deviation(self, group: str) -> torch.Tensor:
+        """The paper's Eq. 10 for one group, every run: shape ``(R, S)``."""
+        if group not in self.tracked:
+            raise ValueError(
+                f"unknown law group {group!r}: expected one of {sorted(self.tracked)}"
+            )
+        values = self.tracked[group]
+        return torch.stack(
+            [
+                relative_deviation({k: v[r] for k, v in values.items()})
+                for r in range(len(self.lrs))
+            ]
+        )
+
+    def select(self, lr: float) -> list[int]:
+        """Indices of the runs with learning rate ``lr``."""
+        return [r for r, v in enumerate(self.lrs) if math.isclose(v, lr)]
+
+    def to_dict(self) -> dict:
+        """Settings and curves (loss and ε per group, every run), JSON-ready."""
+        return {
+            "settings": dict(self.settings),
+            "lrs": list(self.lrs),
+            "seeds": list(self.seeds),
+            "steps": self.steps.tolist(),
+            "loss": self.loss.tolist(),
+            "deviation": {g: self.deviation(g).tolist() for g in self.tracked},
+            "seconds": self.seconds,
+            "device": self.device,
+            "dtype": self.dtype,
+            "optimizer": self.optimizer,
+        }
+
+
+def resolve_dtype(dtype, device: torch.device) -> torch.dtype:
+    """``"float64"`` or ``"float32"`` (or the torch dtype) to a torch dtype; float32
+    warns that the laws are then checked in float32."""
+    if isinstance(dtype, str):
+        if dtype not in DTYPES:
+            raise ValueError(
+                f"unknown dtype {dtype!r}: expected one of {', '.join(DTYPES)}"
+            )
+        dtype = DTYPES[dtype]
+    if dtype not in DTYPES.values():
+        raise TypeError(f"expected torch.float64 or torch.float32, got {dtype!r}")
+    if dtype == torch.float32:
+        warnings.warn(
+            f"training in float32 on {device}: the laws are checked in float32, "
+            "where round-off alone moves them by ~1e-7 per step; use float64 to "
+            "see deviations below that",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return dtype
+
+
+def _check(lrs, seeds, steps, batch_size, every, optimizer, n):
+    lrs = [float(v) for v in lrs]
+    seeds = [int(s) for s in seeds]
+    if not lrs or not seeds:
+        raise ValueError(
+            f"expected at least one learning rate and one seed, got lrs={lrs}, "
+            f"seeds={seeds}"
+        )
+    if any(not (v > 0 and math.isfinite(v)) for v in lrs):
+        raise ValueError(f"learning rates must be positive and finite, got {lrs}")
+    for name, v in (("steps", steps), ("batch_size", batch_size), ("every", every)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if batch_size > n:
+        raise ValueError(
+            f"batch_size={batch_size} exceeds the {n} examples of the data set"
+        )
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(
+            f"unknown optimizer {optimizer!r}: expected one of {', '.join(OPTIMIZERS)}"
+        )
+    return lrs, seeds
+
+
+class _Progress:
+    """Fixed-format lines (a bar that rewrites itself only on a terminal)."""
+
+    def __init__(self, label: str, total: int, enabled: bool):
+        self.label, self.total, self.enabled = label, total, enabled
+        self.tty = enabled and sys.stdout.isatty()
+        self.every = max(1, total // PROGRESS_LINES)
+        self.start = time.perf_counter()
+
+    def __call__(self, step: int, loss: float, runs: str) -> None:
+        if not self.enabled:
+            return
+        if self.tty:
+            done = int(30 * step / self.total)
+            bar = "#" * done + "." * (30 - done)
+            end = "\n" if step == self.total else ""
+            print(
+                f"\r{self.label} runs {runs} [{bar}] {step}/{self.total} "
+                f"loss {loss:.4f}",
+                end=end,
+                flush=True,
+            )
+        elif step % self.every == 0 or step == self.total:
+            print(
+                f"{self.label} runs {runs}: step {step:>6d}/{self.total} "
+                f"mean loss {loss:8.4f}",
+                flush=True,
+            )
+
+
+@contextmanager
+def cpu_threads(n: int | None):
+    """Run the block with ``n`` intra-op CPU threads (unchanged for ``None``).
+
+    Tiny models gain nothing from intra-op threads, and on a loaded machine the
+    threads' synchronization can cost more than the work (a 32×16 matmul took
+    25× longer on 2 busy cores with 2 threads than with 1).
+    """
+    if n is None:
+        yield
+        return
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads must be a positive integer or None, got {n!r}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _track_fn(laws: Mapping[str, LawSet]):
+    def track(params):
+        return {g: ls.blocks(params) for g, ls in laws.items()}
+
+    return track
+
+
+def _updater(optimizer: str, lr: torch.Tensor):
+    """``(params, grads, state, k) -> params, state`` for stacked runs with
+    learning rates ``lr (R,)``."""
+
+    def scale(name, g):
+        return lr.reshape((-1,) + (1,) * (g.dim() - 1))
+
+    if optimizer == "sgd":
+
+        def sgd(params, grads, state, k):
+            return {
+                n: p - scale(n, grads[n]) * grads[n] for n, p in params.items()
+            }, state
+
+        return sgd
+
+    b1, b2 = ADAM_BETAS
+
+    def adam(params, grads, state, k):
+        m, v = state
+        m = {n: b1 * m[n] + (1 - b1) * g for n, g in grads.items()}
+        v = {n: b2 * v[n] + (1 - b2) * g * g for n, g in grads.items()}
+        c1, c2 = 1 - b1 ** (k + 1), 1 - b2 ** (k + 1)
+        new = {
+            n: p - scale(n, p) * (m[n] / c1) / ((v[n] / c2).sqrt() + ADAM_EPS)
+            for n, p in params.items()
+        }
+        return new, (m, v)
+
+    return adam
+
+
+def _run_chunk(
+    model,
+    data,
+    laws,
+    lrs,
+    seeds,
+    *,
+    steps,
+    batch_size,
+    every,
+    loss,
+    optimizer,
+    dev,
+    dtype,
+    batched,
+    progress,
+    label,
+):
+    """Train runs ``zip(lrs, seeds)`` together (``batched``) or one tensor at a
+    time without vmap (``batched=False``, one run only)."""
+    objective = _loss(loss)
+
+    def loss_of(p, x, y):
+        return objective(model.forward(p, x), y)
+
+    step_fn = grad_and_value(loss_of)
+    track = _track_fn(laws)
+    if batched:
+        step_fn, track = vmap(step_fn), vmap(track)
+    inits = [model.init(s, scale="fan_in", dtype=dtype) for s in seeds]
+    params = {n: torch.stack([p[n] for p in inits]).to(dev) for n in model.shapes}
+    if not batched:
+        params = {n: p[0] for n, p in params.items()}
+    lr = torch.tensor(lrs, dtype=dtype, device=dev)
+    update = _updater(optimizer, lr if batched else lr[0])
+    zeros = {n: torch.zeros_like(p) for n, p in params.items()}
+    state = (zeros, dict(zeros)) if optimizer == "adam" else None
+    sampler = BatchSampler(seeds, len(data), batch_size)
+    runs = len(seeds)
+
+    recorded, losses, rows = [0], [], []
+    rows.append(track(params))
+    running = torch.zeros(runs if batched else (), dtype=dtype, device=dev)
+    count = 0
+    for k in range(steps):
+        idx = sampler().to(dev)
+        x, y = draw_batch(data, idx if batched else idx[0])
+        grads, value = step_fn(params, x, y)
+        if k == 0:
+            losses.append(value.detach())
+        running, count = running + value.detach(), count + 1
+        params, state = update(params, grads, state, k)
+        if (k + 1) % every == 0 or k + 1 == steps:
+            recorded.append(k + 1)
+            losses.append(running / count)
+            running, count = torch.zeros_like(running), 0
+            rows.append(track(params))
+            progress(k + 1, losses[-1].mean().item(), label)
+    loss_curve = torch.stack(losses, dim=-1)  # (R, S) or (S,)
+    tracked = {
+        g: {
+            n: torch.stack([r[g][n] for r in rows], dim=1 if batched else 0)
+            for n in rows[0][g]
+        }
+        for g in laws
+    }
+    if not batched:
+        loss_curve = loss_curve[None]
+        tracked = {g: {n: v[None] for n, v in t.items()} for g, t in tracked.items()}
+    return (
+        recorded,
+        loss_curve.cpu(),
+        {g: {n: v.cpu() for n, v in t.items()} for g, t in tracked.items()},
+    )
+
+
+def train_grid(
+    model: FunctionalModel,
+    data,
+    laws: Mapping[str, LawSet],
+    *,
+    lrs: Sequence[float],
+    seeds: Sequence[int],
+    steps: int,
+    batch_size: int,
+    loss: str | Callable = "cross-entropy",
+    every: int = 1,
+    optimizer: str = "sgd",
+    device: str = "auto",
+    dtype: str | torch.dtype = "float64",
+    chunk: int | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+    label: str = "grid",
+) -> GridResult:
+    """Train every (learning rate, seed) pair as one batched program.
+
+    Args:
+        model: a functional model; run ``r`` starts at ``model.init(seed,
+            scale="fan_in")``.
+        data: a :class:`~conslaw.data.Dataset` or token windows (anything with
+            ``len`` and ``batch(idx)``).
+        laws: the law groups to track, by name; each ``LawSet``'s blocks are the
+            tensors ``h_i`` of the paper's Eq. 10.
+        lrs, seeds: the grid; runs are ordered learning rate first
+            (``[(lrs[0], seeds[0]), (lrs[0], seeds[1]), ...]``).
+        steps, batch_size: mini-batch gradient steps, examples per step (drawn
+            with replacement, from a generator seeded by the run's seed).
+        loss: ``"cross-entropy"``, ``"square"``, ``"token-cross-entropy"`` or a
+            function ``(out, y) -> scalar``.
+        every: record the laws and the loss every ``every`` steps (and at the end).
+        optimizer: ``"sgd"`` (plain mini-batch gradient descent) or ``"adam"``.
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        dtype: ``"float64"`` (default) or ``"float32"`` (warns).
+        chunk: at most this many runs in one batched program (memory); all by
+            default.
+        threads: intra-op CPU threads while training (see :func:`cpu_threads`);
+            torch's setting by default.
+        progress: print fixed-format progress lines.
+        label: the progress lines' prefix.
+
+    Returns:
+        a :class:`GridResult` with ``R = len(lrs) · len(seeds)`` runs, on the CPU.
+    """
+    lrs, seeds = _check(lrs, seeds, steps, batch_size, every, optimizer, len(data))
+    dev = resolve_device(device)
+    dtype = resolve_dtype(dtype, dev)
+    data = _to(data, dev, dtype)
+    runs = [(lr, s) for lr in lrs for s in seeds]
+    size = len(runs) if chunk is None else chunk
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}")
+    report = _Progress(label, steps, progress)
+    start = time.perf_counter()
+    parts = []
+    with cpu_threads(threads):
+        for a in range(0, len(runs), size):
+            part = runs[a : a + size]
+            tag = f"{a + 1}-{a + len(part)}/{len(runs)}"
+            parts.append(
+                _run_chunk(
+                    model,
+                    data,
+                    laws,
+                    [r[0] for r in part],
+                    [r[1] for r in part],
+                    steps=steps,
+                    batch_size=batch_size,
+                    every=every,
+                    loss=loss,
+                    optimizer=optimizer,
+                    dev=dev,
+                    dtype=dtype,
+                    batched=True,
+                    progress=lambda k, v, _, tag=tag: report(k, v, tag),
+                    label=label,
+                )
+            )
+    return _result(parts, runs, start, dev, dtype, optimizer)
+
+
+def train_run(
+    model: FunctionalModel,
+    data,
+    laws: Mapping[str, LawSet],
+    *,
+    lr: float,
+    seed: int,
+    steps: int,
+    batch_size: int,
+    loss: str | Callable = "cross-entropy",
+    every: int = 1,
+    optimizer: str = "sgd",
+    device: str = "auto",
+    dtype: str | torch.dtype = "float64",
+    threads: int | None = None,
+    progress: bool = False,
+    label: str = "run",
+) -> GridResult:
+    """One run, without ``vmap``: the reference the grid must reproduce, and the
+    loop the benchmark compares with. Same arguments as :func:`train_grid`."""
+    (lr,), (seed,) = _check(
+        [lr], [seed], steps, batch_size, every, optimizer, len(data)
+    )
+    dev = resolve_device(device)
+    dtype = resolve_dtype(dtype, dev)
+    data = _to(data, dev, dtype)
+    report = _Progress(label, steps, progress)
+    start = time.perf_counter()
+    with cpu_threads(threads):
+        part = _run_chunk(
+            model,
+            data,
+            laws,
+            [lr],
+            [seed],
+            steps=steps,
+            batch_size=batch_size,
+            every=every,
+            loss=loss,
+            optimizer=optimizer,
+            dev=dev,
+            dtype=dtype,
+            batched=False,
+            progress=lambda k, v, _: report(k, v, "1/1"),
+            label=label,
+        )
+    return _result([part], [(lr, seed)], start, dev, dtype, optimizer)
+
+
+def _to(data, dev, dtype):
+    """Move the data to ``dev``; floating inputs to ``dtype``."""
+    if hasattr(data, "to_device"):
+        return data.to_device(dev)
+    x = data.x.to(dev)
+    if x.is_floating_point():
+        x = x.to(dtype)
+    return type(data)(x, data.y.to(dev), data.name)
+
+
+def _result(parts, runs, start, dev, dtype, optimizer) -> GridResult:
+    steps = torch.tensor(parts[0][0])
+    loss = torch.cat([p[1] for p in parts])
+    tracked = {
+        g: {n: torch.cat([p[2][g][n] for p in parts]) for n in parts[0][2][g]}
+        for g in parts[0][2]
+    }
+    return GridResult(
+        lrs=[r[0] for r in runs],
+        seeds=[r[1] for r in runs],
+        steps=steps,
+        loss=loss,
+        tracked=tracked,
+        seconds=time.perf_counter() - start,
+        device=str(dev),
+        dtype=str(dtype).replace("torch.", ""),
+        optimizer=optimizer,
+    )
+
+
+__all__ = [
+    "ADAM_BETAS",
+    "ADAM_EPS",
+    "DTYPES",
+    "OPTIMIZERS",
+    "BatchSampler",
+    "GridResult",
+    "draw_batch",
+    "resolve_dtype",
+    "token_cross_entropy",
+    "train_grid",
+    "train_run",
+]
