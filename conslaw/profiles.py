@@ -21,6 +21,40 @@ PROFILE_COST = {
     "paper": "one GPU, hours: the paper's App. D sizes and data sets",
 }
 
+
+def _protocol(*, seeds, records, dtype, chunk, threads, vit, lm) -> dict[str, Any]:
+    """The protocol chapter's settings from compact model tuples:
+    ``vit = (data, patch, width, heads, layers, mlp, steps, batch)`` and
+    ``lm = (data, level, seq, width, heads, layers, mlp, experts, steps, batch)``."""
+    vit_keys = ("data", "patch", "width", "heads", "layers", "mlp", "steps", "batch")
+    lm_keys = (
+        "data",
+        "level",
+        "seq",
+        "width",
+        "heads",
+        "layers",
+        "mlp",
+        "experts",
+        "steps",
+        "batch",
+    )
+    return {
+        "seeds": seeds,
+        "records": records,
+        "optimizer": "sgd",
+        "dtype": dtype,
+        "chunk": chunk,
+        "threads": threads,
+        "data_dir": None,
+        "vit_lrs": [0.01, 0.03, 0.1],
+        "lm_lrs": [0.03, 0.1, 0.3],
+        "lm_tied": True,
+        **{f"vit_{k}": v for k, v in zip(vit_keys, vit, strict=True)},
+        **{f"lm_{k}": v for k, v in zip(lm_keys, lm, strict=True)},
+    }
+
+
 # chapter -> profile -> settings; a chapter without an entry takes only the
 # common settings
 SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
@@ -56,7 +90,43 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "attention": {"quick": {}, "gpu": {}, "paper": {}},
     "moe": {"quick": {}, "gpu": {}, "paper": {}},
     "dynamics": {"quick": {}, "gpu": {}, "paper": {}},
-    "protocol": {"quick": {}, "gpu": {}, "paper": {}},
+    # the paper's Figure 2 protocol: a ViT and a Qwen-3-style MoE language model,
+    # 3 learning rates x `seeds` seeds as one batched grid each. The paper does not
+    # publish its learning rates or optimizer: plain mini-batch SGD here, rates
+    # chosen so that the loss falls and the largest stays stable.
+    "protocol": {
+        "quick": _protocol(
+            seeds=10,
+            records=20,
+            dtype="float64",
+            chunk=None,
+            threads=1,
+            vit=("digits", 4, 16, 2, 2, 32, 100, 16),
+            lm=("pydoc", "chars", 16, 16, 2, 1, 16, 4, 100, 8),
+        ),
+        "gpu": _protocol(
+            seeds=10,
+            records=50,
+            dtype="float64",
+            chunk=None,
+            threads=None,
+            vit=("digits", 2, 64, 4, 4, 256, 2000, 64),
+            lm=("pydoc", "bytes", 64, 64, 4, 4, 128, 4, 2000, 32),
+        ),
+        # App. D: ViT 6 layers, width 256, MLP 1024, 4 heads on CIFAR-10; LM 12
+        # layers, width 192, MLP 768, 3 heads, 4 experts, WikiText-103, 15,000
+        # steps of batch 48 and length 256. float32 (warns) and 3 runs at a time
+        # to fit one 80 GB GPU.
+        "paper": _protocol(
+            seeds=10,
+            records=100,
+            dtype="float32",
+            chunk=3,
+            threads=None,
+            vit=("cifar10", 4, 256, 4, 6, 1024, 5000, 128),
+            lm=("wikitext103", "bytes", 256, 192, 3, 12, 768, 4, 15000, 48),
+        ),
+    },
     "discovery": {"quick": {}, "gpu": {}, "paper": {}},
     "performance": {"quick": {}, "gpu": {}, "paper": {}},
 }
