@@ -22,7 +22,7 @@ from .data_cifar import image_data
 from .data_text import text_corpus
 from .laws.transformer import LawGroup, law_groups
 from .models.transformer import LanguageModel, ViT
-from .training.batched import GridResult, train_grid
+from .training.batched import GridResult, cpu_threads, train_grid
 
 
 @dataclass
@@ -253,18 +253,27 @@ EXPONENT_BAND = (1.5, 2.5)
 LINEAR_TOL = 1e-12
 
 
-def orthogonality_rows(name: str, model, *, seed: int = 0, inputs: int = 4):
+def orthogonality_rows(
+    name: str, model, *, seed: int = 0, inputs: int = 4, threads: int | None = None
+):
     """For each law group of ``model``: the largest ``|cos|`` between a law
     gradient and a sampled field in the whole network, at a generic float64
-    point (:func:`~conslaw.laws.transformer.law_orthogonality`)."""
-    from .laws.transformer import law_orthogonality
+    point (:func:`~conslaw.laws.transformer.law_orthogonality`), with
+    ``threads`` CPU threads (:func:`~conslaw.training.batched.cpu_threads`)."""
+    with cpu_threads(threads):
+        return _orthogonality_rows(name, model, seed, inputs)
+
+
+def _orthogonality_rows(name, model, seed, inputs):
+    from .laws.transformer import law_orthogonality, network_fields
 
     params = model.init(seed)
     gen = torch.Generator().manual_seed(int(seed))
     x = model.sample_inputs(inputs, gen)
+    fields = network_fields(model, params, x, seed=seed)
     rows = []
     for key, group in law_groups(model).items():
-        cos = law_orthogonality(model, group.laws, params, x, seed=seed)
+        cos = law_orthogonality(model, group.laws, params, rows=fields)
         rows.append(
             {
                 "model": name,
@@ -279,10 +288,17 @@ def orthogonality_rows(name: str, model, *, seed: int = 0, inputs: int = 4):
     return rows
 
 
-def one_step_rows(name: str, model, data, *, lr: float, loss, seed: int = 0):
+def one_step_rows(
+    name: str, model, data, *, lr: float, loss, seed: int = 0, threads=None
+):
     """For each law group: one SGD step of ``lr`` on a batch of 16, the change
     ``‖Δh‖/‖h‖`` and its mismatch with the conserved-law prediction ``τ² h(g)``
     (:func:`~conslaw.laws.transformer.one_step_change`)."""
+    with cpu_threads(threads):
+        return _one_step_rows(name, model, data, lr, loss, seed)
+
+
+def _one_step_rows(name, model, data, lr, loss, seed):
     from .laws.transformer import one_step_change
     from .training.batched import _loss, draw_batch
 

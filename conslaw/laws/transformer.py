@@ -229,25 +229,16 @@ def _(model: LanguageModel) -> dict[str, LawGroup]:
     }
 
 
-def law_orthogonality(
+def network_fields(
     model: FunctionalModel,
-    laws: LawSet,
     params: Params,
     inputs: torch.Tensor,
     *,
     fields: int = 16,
     seed: int = 0,
-) -> float:
-    """The characterization check of ``laws`` in the whole network, at one point.
-
-    A function ``h`` is conserved for every loss and data set iff ``∇h(θ)`` is
-    orthogonal to every field ``∇θ <u, f(θ, x)>`` (DESIGN §4). This samples
-    ``fields`` such fields, each on ``inputs (n, *in_shape)`` with random output
-    weights ``u``, and returns the largest ``|cos|`` between a law's gradient and a
-    field: round-off (below :data:`ORTHOGONALITY_TOL`) for a law, of order 0.1 to 1
-    for a quantity that is not conserved. It shows that laws hold, not that the
-    list is complete. Use float64 ``params``.
-    """
+) -> torch.Tensor:
+    """``fields`` sampled fields ``∇θ <u, f(θ, x)>`` of the whole network on
+    ``inputs (n, *in_shape)``, random output weights ``u``: shape ``(fields, D)``."""
     theta = model.flatten(params).detach()
     gen = torch.Generator().manual_seed(int(seed))
     out = model.apply_flat(theta, inputs)
@@ -256,7 +247,34 @@ def law_orthogonality(
     def field(u):
         return grad(lambda th: (model.apply_flat(th, inputs) * u).sum())(theta)
 
-    rows = vmap(field)(us)  # (fields, D)
+    return vmap(field)(us)
+
+
+def law_orthogonality(
+    model: FunctionalModel,
+    laws: LawSet,
+    params: Params,
+    inputs: torch.Tensor | None = None,
+    *,
+    fields: int = 16,
+    seed: int = 0,
+    rows: torch.Tensor | None = None,
+) -> float:
+    """The characterization check of ``laws`` in the whole network, at one point.
+
+    A function ``h`` is conserved for every loss and data set iff ``∇h(θ)`` is
+    orthogonal to every field ``∇θ <u, f(θ, x)>`` (DESIGN §4). This takes the
+    fields ``rows (fields, D)`` (or samples them with :func:`network_fields` on
+    ``inputs``) and returns the largest ``|cos|`` between a law's gradient and a
+    field: round-off (below :data:`ORTHOGONALITY_TOL`) for a law, of order 1e-3 to
+    1e-1 for a quantity that is not conserved. It shows that laws hold, not that
+    the list is complete. Use float64 ``params``.
+    """
+    if rows is None:
+        if inputs is None:
+            raise ValueError("pass the inputs to sample fields on, or the fields")
+        rows = network_fields(model, params, inputs, fields=fields, seed=seed)
+    theta = model.flatten(params).detach()
     jac = jacrev(lambda th: laws.vector(model.unflatten(th)))(theta)  # (N, D)
     return (normalized_rows(jac) @ normalized_rows(rows).T).abs().max().item()
 
@@ -296,6 +314,7 @@ __all__ = [
     "expert_b_balances",
     "law_groups",
     "law_orthogonality",
+    "network_fields",
     "prefixed",
     "query_grams",
 ]
