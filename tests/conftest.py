@@ -15,6 +15,16 @@ def root() -> Path:
     return ROOT
 
 
+@pytest.fixture(scope="session")
+def site(root) -> Path:
+    """The repository's book, built in place with warnings as errors."""
+    from helpers import build
+
+    result = build(root)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return root / "_build" / "html"
+
+
 @pytest.fixture(autouse=True)
 def _float64():
     previous = torch.get_default_dtype()

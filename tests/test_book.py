@@ -9,39 +9,18 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import build
 
 from conslaw.book import cache as cache_mod
 from conslaw.book.chapters import declared_parameters, read_text
 
 pytestmark = pytest.mark.book
 
-JUPYTER_BOOK = str(Path(sys.executable).parent / "jupyter-book")
-
 # chapters that execute code, and at least how many figures each shows
 CHAPTERS = {"framework": 2, "feedforward": 2}
-
-
-def build(folder: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    import os
-
-    return subprocess.run(
-        [JUPYTER_BOOK, "build", str(folder)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "CONSLAW_PROFILE": "quick", **(env or {})},
-    )
-
-
-@pytest.fixture(scope="module")
-def site(root):
-    result = build(root)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return root / "_build" / "html"
 
 
 @pytest.mark.parametrize("chapter", sorted(CHAPTERS))

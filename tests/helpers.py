@@ -1,0 +1,22 @@
+"""Helpers shared by the tests that build a book."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+JUPYTER_BOOK = str(Path(sys.executable).parent / "jupyter-book")
+
+
+def build(folder: Path, env: dict | None = None, strict: bool = True):
+    """``jupyter-book build`` of ``folder`` under the quick profile; ``strict``
+    makes warnings errors, as CI and the publishing workflow do."""
+    flags = ["-W", "--keep-going"] if strict else []
+    return subprocess.run(
+        [JUPYTER_BOOK, "build", *flags, str(folder)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CONSLAW_PROFILE": "quick", **(env or {})},
+    )
