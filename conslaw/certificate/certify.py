@@ -15,11 +15,12 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch.func import jacrev
 
+from ..device import resolve_device
 from ..laws.base import LawSet, predicted_laws
 from ..models.base import FunctionalModel, Params
 from .fields import sample_fields
 from .points import generic_point, region_pool
-from .rank import MIN_GAP, Rank, normalized_rows, numerical_rank
+from .rank import MIN_GAP, Rank, RowSpace, normalized_rows, numerical_rank
 
 # A predicted law counts as orthogonal to the fields when the cosine between its
 # gradient and every sampled field is below this: round-off of the nested
@@ -33,6 +34,13 @@ CANCELLATION_TOL = 1e-10
 # extra fields drawn at every level beyond the rank still missing, so that the
 # stacked matrix always has dropped singular values to show the gap with
 OVERSAMPLE = 8
+
+# how the rank is decided: "stack" takes one SVD of all fields so far after each
+# level (the exact spectrum of the stack, for the figures); "incremental" factors
+# level 0 once and then only each level's residual off the span found so far.
+# "auto" stacks up to this many parameters, where an SVD costs milliseconds.
+RANK_METHODS = ("auto", "stack", "incremental")
+STACK_UP_TO = 1024
 
 
 @dataclass
@@ -69,8 +77,11 @@ class Certificate:
     draws: int = 1
     seed: int = 0
     seconds: float = 0.0
+    method: str = "stack"
+    device: str = "cpu"
     # normalized singular values of the stacked fields after each level; left out
     # of to_dict (they have up to D entries)
+    # with method "incremental", each level's residual off the earlier levels
     spectra: list[list[float]] = field(default_factory=list, repr=False)
 
     @property
@@ -103,14 +114,23 @@ class Certificate:
         return "\n".join(lines)
 
 
-def _law_check(laws: LawSet, model, theta, rows):
-    """Rank of the law gradients and their largest cosine with the fields."""
+def _law_check(laws: LawSet, model, theta, blocks):
+    """Rank of the law gradients and their largest cosine with the fields.
+
+    The gradients are taken on the CPU (the laws are small functions; their code
+    need not be device-aware) and compared with the fields where those live.
+    """
     if laws.count == 0:
-        return Rank(0, 0.0, None, theta.new_zeros(0)), 0.0
-    grads = jacrev(lambda th: laws.vector(model.unflatten(th)))(theta)  # (N, D)
+        return Rank(0, 0.0, None, theta.new_zeros(0).cpu()), 0.0
+    cpu = theta.detach().cpu()
+    grads = jacrev(lambda th: laws.vector(model.unflatten(th)))(cpu)  # (N, D)
     law_rank = numerical_rank(grads)
-    cos = normalized_rows(grads) @ normalized_rows(rows).T
-    return law_rank, cos.abs().max().item()
+    unit = normalized_rows(grads).to(theta.device)
+    cos = max(
+        ((unit @ normalized_rows(b).T).abs().max().item() for b in blocks if len(b)),
+        default=0.0,
+    )
+    return law_rank, cos
 
 
 def _verdict(rank, target, stalled, law_rank, n_laws, residual) -> str:
@@ -141,6 +161,8 @@ def certify(
     stop_at_bound: bool = True,
     inputs: torch.Tensor | None = None,
     chunk_size: int | None = None,
+    device: str | torch.device = "auto",
+    method: str = "auto",
 ) -> Certificate:
     """Certify the number of conservation laws of ``model`` at a generic point.
 
@@ -157,26 +179,46 @@ def certify(
         inputs: extra inputs ``(n, *in_shape)`` put into every sampled field, beside
             the representatives the probe finds (e.g. a dense grid).
         chunk_size: passed to ``vmap`` to bound memory.
+        device: where the fields and the rank are computed: ``"cpu"``,
+            ``"cuda"``, or ``"auto"``, the GPU when one is present and the model
+            has more than :data:`STACK_UP_TO` parameters (below, kernel launches
+            cost more than they save). Points, inputs and output weights are
+            drawn on the CPU, so a seed gives the same draws on every device.
+        method: ``"stack"``, ``"incremental"`` or ``"auto"`` (see
+            :data:`RANK_METHODS`); both give the same rank, with its gap.
 
     Returns:
         a :class:`Certificate`. Its ``complete`` is True only when the rank reaches
         ``D − predicted`` with a clear singular gap and the predicted laws are
         independent and orthogonal to every sampled field.
     """
+    if method not in RANK_METHODS:
+        raise ValueError(
+            f"unknown rank method {method!r}: expected one of {', '.join(RANK_METHODS)}"
+        )
     start = time.perf_counter()
+    D = model.num_parameters
+    if str(device) == "auto":
+        where = resolve_device("auto" if D > STACK_UP_TO else "cpu")
+    else:
+        where = resolve_device(device)
     draws = 1
     if params is None:
         params, draws = generic_point(model, seed, scales=scales)
-    theta = model.flatten(params).detach().to(torch.float64)
+    theta = model.flatten(params).detach().to(dtype=torch.float64, device=where)
     laws = predicted_laws(model) if predicted is None else predicted
     D, n_laws = model.num_parameters, laws.count
     target = D - n_laws
+    if method == "auto":
+        method = "stack" if D <= STACK_UP_TO else "incremental"
+    space = RowSpace(D) if method == "incremental" else None
 
     # sample fields level by level until the bound is met or the rank stalls
     gen = torch.Generator().manual_seed(10_007 * int(seed) + 1)
-    pool = region_pool(model, params, scales, seed=seed)
+    cpu_params = {k: v.detach().cpu() for k, v in params.items()}
+    pool = region_pool(model, cpu_params, scales, seed=seed)
     if inputs is not None:
-        pool = torch.cat([pool, inputs.to(pool.dtype)])
+        pool = torch.cat([pool, inputs.detach().cpu().to(pool.dtype)])
     blocks, levels, spectra, rank, stalled = [], [], [], None, False
     for level in range(max_level + 1):
         missing = target - (rank.rank if rank else 0)
@@ -195,7 +237,10 @@ def certify(
         alive = ratios > CANCELLATION_TOL
         blocks.append(values[alive])
         previous = rank.rank if rank else 0
-        rank = numerical_rank(torch.cat(blocks))
+        if space is None:
+            rank = numerical_rank(torch.cat(blocks))
+        else:
+            rank = space.add(blocks[-1])
         vanished = int((~alive).sum())
         spectra.append(rank.singular_values.tolist())
         levels.append(Level(level, n, vanished, rank.rank, rank.kept, rank.dropped))
@@ -206,8 +251,7 @@ def certify(
             break
 
     # the lower bound: predicted laws independent and orthogonal to every field
-    rows = torch.cat(blocks)
-    law_rank, residual = _law_check(laws, model, theta, rows)
+    law_rank, residual = _law_check(laws, model, theta, blocks)
     status = _verdict(rank, target, stalled, law_rank, n_laws, residual)
     return Certificate(
         model=model.describe(),
@@ -227,8 +271,10 @@ def certify(
         draws=draws,
         seed=int(seed),
         seconds=time.perf_counter() - start,
+        method=method,
+        device=str(where),
         spectra=spectra,
     )
 
 
-__all__ = ["MIN_GAP", "Certificate", "Level", "certify"]
+__all__ = ["MIN_GAP", "RANK_METHODS", "Certificate", "Level", "certify"]

@@ -18,14 +18,19 @@ its nesting levels, of ``‖DY·X − DX·Y‖ / (‖DY·X‖ + ‖DX·Y‖)``. 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
-from torch.func import grad, jvp, vmap
+from torch.func import grad, jacrev, jvp, vmap
 
 from ..models.base import FunctionalModel
 
 Field = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+# entries of the pool's Jacobian (pool inputs x outputs x D) computed at once; a
+# larger pool is done in chunks of inputs
+JACOBIAN_CHUNK = 1 << 24
 
 
 def generator_field(model: FunctionalModel) -> Field:
@@ -93,12 +98,47 @@ def sample_fields(
     k = level + 1
     xs = model.sample_inputs(n * k * batch, generator, scales, dtype=theta.dtype)
     xs = xs.reshape((n, k, batch, *model.in_shape))
-    if pool is not None and len(pool):
-        shared = pool.to(theta.dtype).expand((n, k, *pool.shape))
-        xs = torch.cat([shared, xs], dim=2)  # (n, k, P + batch, *in)
+    shared = 0 if pool is None else len(pool)
+    # output weights of every input, pool first: (n, k, P + batch, *out)
     us = torch.randn(
-        (*xs.shape[:3], *model.out_shape), generator=generator, dtype=theta.dtype
-    )
-    xs, us = xs.to(theta.device), us.to(theta.device)
+        (n, k, shared + batch, *model.out_shape),
+        generator=generator,
+        dtype=theta.dtype,
+    ).to(theta.device)
+    xs = xs.to(theta.device)
+    if shared:
+        pool = pool.to(dtype=theta.dtype, device=theta.device)
+    if level == 0 and shared:
+        # a generator is linear in its output weights: the pool's share of every
+        # field is one product with the pool's Jacobian, computed once
+        fresh = vmap(
+            generator_field(model), in_dims=(None, 0, 0), chunk_size=chunk_size
+        )
+        values = fresh(theta, xs[:, 0], us[:, 0, shared:])
+        values = values + _pool_products(model, theta, pool, us[:, 0, :shared])
+        return values, values.new_ones(n)
+    if shared:
+        xs = torch.cat([pool.expand((n, k, *pool.shape)), xs], dim=2)
     field = bracket_field(model, level)
     return vmap(field, in_dims=(None, 0, 0), chunk_size=chunk_size)(theta, xs, us)
+
+
+def _pool_products(model, theta, pool, us):
+    """``Σ_p J_p(θ)ᵀ u_{a,p}`` over the pool inputs ``p`` for every field ``a``:
+    ``(n, D)`` from the pool ``(P, *in)`` and its weights ``us (n, P, *out)``."""
+    n, P, D = len(us), len(pool), len(theta)
+    outputs = math.prod(model.out_shape)
+    step = max(1, JACOBIAN_CHUNK // max(1, outputs * D))
+    total = theta.new_zeros((n, D))
+
+    def one(th, x):  # the Jacobian of one input's outputs, (*out, D)
+        return jacrev(model.apply_flat)(th, x[None])[0]
+
+    per_input = vmap(one, in_dims=(None, 0))
+    for start in range(0, P, step):
+        part = pool[start : start + step]
+        jac = per_input(theta, part)  # (p, *out, D)
+        jac = jac.reshape(len(part) * outputs, D)
+        u = us[:, start : start + len(part)].reshape(n, -1)  # (n, p * out)
+        total = total + u @ jac
+    return total

@@ -36,10 +36,15 @@ def _probe(model, scales, seed, dtype=torch.float64):
     return model.sample_inputs(PROBE_INPUTS, gen, scales, dtype=dtype)
 
 
-def dead_or_linear_units(model, params, scales, seed: int = 0) -> int:
-    """How many kinked units never switch on the probe inputs: always active
-    (they act linearly) or never active (their weights are trivially conserved)."""
-    x = _probe(model, scales, seed)
+def has_kinks(model: FunctionalModel, params: Params) -> bool:
+    """Whether ``model`` has piecewise-linear units, asked on a single input."""
+    if getattr(model, "kink_preactivations", None) is None:
+        return False
+    x = model.sample_inputs(1, torch.Generator().manual_seed(0))
+    return len(kinked_units(model, params, x)) > 0
+
+
+def _stuck(model, params, x) -> int:
     bad = 0
     for z in kinked_units(model, params, x):
         on = (z > 0).any(0)
@@ -48,17 +53,41 @@ def dead_or_linear_units(model, params, scales, seed: int = 0) -> int:
     return bad
 
 
+def dead_or_linear_units(model, params, scales, seed: int = 0) -> int:
+    """How many kinked units never switch on the probe inputs: always active
+    (they act linearly) or never active (their weights are trivially conserved)."""
+    if not has_kinks(model, params):
+        return 0
+    return _stuck(model, params, _probe(model, scales, seed))
+
+
+def _pattern_keys(pattern: torch.Tensor) -> torch.Tensor:
+    """Boolean patterns ``(n, units)`` packed into int64 words ``(n, words)``
+    whose lexicographic order is that of the boolean rows (63 bits a word, the
+    first unit the most significant bit), so that ``unique`` sorts them alike."""
+    n, units = pattern.shape
+    words = max(1, -(-units // 63))
+    padded = torch.zeros((n, words * 63), dtype=torch.int64)
+    padded[:, :units] = pattern.to(torch.int64)
+    weights = 2 ** torch.arange(62, -1, -1, dtype=torch.int64)  # (63,)
+    return (padded.reshape(n, words, 63) * weights).sum(-1)
+
+
 def region_pool(model, params, scales, seed: int = 0) -> torch.Tensor:
     """Representative inputs of every activation pattern met by the probe.
 
     Returns ``(n, *in_shape)``, empty when the model has no kinks.
     """
+    if not has_kinks(model, params):
+        return model.sample_inputs(0, torch.Generator().manual_seed(int(seed)))
     x = _probe(model, scales, seed)
     zs = kinked_units(model, params, x)
-    if not zs:
-        return x[:0]
     pattern = torch.cat([(z > 0).reshape(len(x), -1) for z in zs], 1)
-    _, inverse = torch.unique(pattern, dim=0, return_inverse=True)
+    keys = _pattern_keys(pattern)
+    if keys.shape[1] == 1:
+        _, inverse = torch.unique(keys[:, 0], return_inverse=True)
+    else:
+        _, inverse = torch.unique(keys, dim=0, return_inverse=True)
     # the first PER_PATTERN probes of each pattern, in probe order
     order = torch.argsort(inverse, stable=True)
     sorted_inv = inverse[order]
@@ -83,9 +112,14 @@ def generic_point(
     Returns the parameters and the number of draws it took. Draw ``t`` uses seed
     ``seed * max_tries + t`` so that different seeds never share draws.
     """
+    probe = None
     for t in range(max_tries):
         params = model.init(seed * max_tries + t)
-        if dead_or_linear_units(model, params, scales, seed=seed) == 0:
+        if t == 0 and not has_kinks(model, params):
+            return params, 1
+        if probe is None:
+            probe = _probe(model, scales, seed)  # the same inputs for every draw
+        if _stuck(model, params, probe) == 0:
             return params, t + 1
     raise RuntimeError(
         f"no draw of {model.describe()} in {max_tries} had every unit switching; "

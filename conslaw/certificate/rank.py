@@ -63,3 +63,96 @@ def numerical_rank(rows: torch.Tensor, rtol: float = RANK_RTOL) -> Rank:
     kept = rel[r - 1].item() if r > 0 else 0.0
     dropped = rel[r].item() if r < len(rel) else None
     return Rank(r, kept, dropped, rel)
+
+
+# rows factorized at a time by RowSpace: the projections are matrix products and
+# the SVDs stay small; 256 measured fastest on 2 cores for D of a few thousand
+BLOCK = 256
+
+
+class RowSpace:
+    """The row space of fields added block by block: the incremental rank.
+
+    Each block's rows are unit-normalized, projected onto the orthogonal complement
+    of the directions kept so far (twice, so the basis stays orthonormal to round-
+    off), and only that residual is factorized: one small SVD per block instead of
+    an SVD of the whole stack. A residual singular value counts as a new direction
+    when it exceeds ``rtol`` times the largest singular value of the first block.
+
+    The two ways of deciding agree in exact arithmetic. Numerically, the
+    incremental ``kept`` of a block is the weakest *new* direction it adds (its
+    distance from the span of the earlier blocks), and ``dropped`` the strongest
+    residual it leaves out; a stacked SVD reports the smallest singular value of
+    the whole stack instead, which mixes the blocks' weakest directions together.
+
+    Args:
+        dim: ``D``, the length of a row.
+        rtol: relative threshold of a kept singular value.
+        block: rows factorized at a time; a larger :meth:`add` is split into
+            blocks, so the work is mostly matrix products (block Gram-Schmidt)
+            and SVDs of ``block`` rows.
+    """
+
+    def __init__(self, dim: int, rtol: float = RANK_RTOL, block: int = BLOCK):
+        self.dim = int(dim)
+        self.rtol = rtol
+        self.block = int(block)
+        self.basis: torch.Tensor | None = None  # (rank, D), orthonormal rows
+        self.scale: float | None = None
+        self._kept, self._dropped = math.inf, None
+
+    @property
+    def rank(self) -> int:
+        """Directions kept so far."""
+        return 0 if self.basis is None else len(self.basis)
+
+    def residual(self, rows: torch.Tensor) -> torch.Tensor:
+        """``rows (n, D)`` normalized, minus their projection on the basis."""
+        u = normalized_rows(rows)
+        if self.rank:
+            # classical Gram-Schmidt twice ("twice is enough")
+            for _ in range(2):
+                u = u - (u @ self.basis.T) @ self.basis
+        return u
+
+    def add(self, rows: torch.Tensor) -> Rank:
+        """Add a block ``rows (n, D)``.
+
+        Returns the :class:`Rank` of the stack so far: ``rank`` counts every kept
+        direction, ``kept`` is the weakest direction kept in any block and
+        ``dropped`` the strongest residual left out of any block, both relative to
+        the first block's largest singular value; ``singular_values`` are this
+        block's residual ones.
+        """
+        if rows.ndim != 2 or rows.shape[1] != self.dim:
+            raise ValueError(
+                f"expected rows of shape (n, {self.dim}), got {tuple(rows.shape)}"
+            )
+        if self.basis is None:
+            self.basis = rows.new_zeros((0, self.dim))
+        if len(rows) == 0:
+            return self._so_far(rows.new_zeros(0).cpu())
+        spectrum = [self._add_block(b) for b in rows.split(self.block)]
+        rel = torch.cat(spectrum).sort(descending=True).values
+        if self.scale is None:  # nothing but zero rows yet
+            return Rank(0, 0.0, 0.0, rel)
+        return self._so_far(rel)
+
+    def _add_block(self, rows: torch.Tensor) -> torch.Tensor:
+        _, s, vh = torch.linalg.svd(self.residual(rows), full_matrices=False)
+        if self.scale is None and s[0].item() > 0.0:
+            self.scale = s[0].item()
+        if self.scale is None:
+            return s.cpu()
+        rel = (s / self.scale).cpu()
+        new = int((rel > self.rtol).sum())
+        self.basis = torch.cat([self.basis, vh[:new]])
+        if new > 0:
+            self._kept = min(self._kept, rel[new - 1].item())
+        if new < len(rel):
+            self._dropped = max(self._dropped or 0.0, rel[new].item())
+        return rel
+
+    def _so_far(self, singular_values: torch.Tensor) -> Rank:
+        kept = self._kept if self.rank else 0.0
+        return Rank(self.rank, kept, self._dropped, singular_values)
