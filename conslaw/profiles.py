@@ -88,7 +88,68 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     },
     # filled in by their chapters
     "attention": {"quick": {}, "gpu": {}, "paper": {}},
-    "moe": {"quick": {}, "gpu": {}, "paper": {}},
+    # the MoE chapter: gradient flow of `experts` SwiGLU experts of width
+    # `hidden` on `samples` digits; the certificate at `sizes` (every gate ×
+    # expert pair) and `edge_sizes` (every gate, SwiGLU experts), each size
+    # (d, m, o, experts, top_k), once per entry of `gate_biases`; `threads`
+    # caps torch's CPU threads (None: torch's default)
+    "moe": {
+        "quick": {
+            "samples": 256,
+            "experts": 4,
+            "hidden": 8,
+            "flow_time": 40.0,
+            "rtol": 1e-9,
+            "seeds": 1,
+            "sizes": [[3, 2, 2, 3, 2]],
+            "edge_sizes": [[4, 2, 4, 2, 1], [3, 2, 2, 1, 1], [3, 1, 1, 3, 3]],
+            "gate_biases": [False, True],
+            "threads": 1,
+        },
+        "gpu": {
+            "samples": 1797,
+            "experts": 8,
+            "hidden": 16,
+            "flow_time": 100.0,
+            "rtol": 1e-10,
+            "seeds": 3,
+            "sizes": [[4, 2, 4, 2, 1], [3, 2, 2, 3, 2], [5, 3, 3, 4, 2], [4, 2, 3, 4, 3]],
+            "edge_sizes": [
+                [3, 2, 2, 1, 1],
+                [3, 1, 1, 3, 3],
+                [2, 1, 1, 2, 1],
+                [6, 2, 2, 3, 1],
+            ],
+            "gate_biases": [False, True],
+            "threads": None,
+        },
+        "paper": {
+            "samples": 1797,
+            "experts": 8,
+            "hidden": 32,
+            "flow_time": 200.0,
+            "rtol": 1e-10,
+            "seeds": 10,
+            "sizes": [
+                [4, 2, 4, 2, 1],
+                [3, 2, 2, 3, 2],
+                [5, 3, 3, 4, 2],
+                [4, 2, 3, 4, 3],
+                [6, 3, 4, 6, 2],
+            ],
+            "edge_sizes": [
+                [3, 2, 2, 1, 1],
+                [3, 1, 1, 3, 3],
+                [2, 1, 1, 2, 1],
+                [6, 2, 2, 3, 1],
+            ],
+            "gate_biases": [False, True],
+            "threads": None,
+        },
+    },
+    # discrete optimizers against their closed forms: constant steps `lrs`,
+    # `steps` long; heavy-ball and weight-decay runs over `decay_time` at each of
+    # `decay_lrs`; the MoE comparison over a fixed time `horizon` at `scaling_lrs`
     # discrete optimizers against their closed forms: constant steps `lrs`,
     # `steps` long; heavy-ball and weight-decay runs over `decay_time` at each of
     # `decay_lrs`; the MoE comparison over a fixed time `horizon` at `scaling_lrs`

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -11,13 +12,24 @@ from torch.func import grad, jacrev, jvp, vmap
 import conslaw.laws.moe  # noqa: F401  (registers the MoE laws)
 from conslaw.certificate.certify import certify
 from conslaw.cli import main
+from conslaw.data import Dataset, digits
 from conslaw.laws.base import predicted_laws
-from conslaw.laws.moe import paper_claimed_count
+from conslaw.laws.moe import (
+    TRANSLATION_RATE_GATES,
+    gate_gradient,
+    paper_claim_note,
+    paper_claimed_count,
+    translation_derivative,
+    translation_rates,
+)
 from conslaw.models.ffn import FFN
 from conslaw.models.glu import GLU
 from conslaw.models.moe import EXPERTS, GATES, TOPK_GATES, MoE
-from conslaw.sweeps.moe import Size, away_from_ties, moe_sweep, tie_margin
+from conslaw.profiles import PROFILES, settings
+from conslaw.sweeps.moe import Size, away_from_ties, moe_grid, moe_sweep, tie_margin
 from conslaw.symbolic import moe as sym
+from conslaw.training.flow import full_batch_loss
+from conslaw.training.moe import moe_gate_flow
 
 # a law holds when the cosine between its gradient and every output gradient is
 # round-off: float64 first derivatives give about 1e-15; a violated law gives ~1e-2
@@ -362,3 +374,202 @@ def test_cli_bad_input_is_one_line(capsys, extra, match):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert match in err
+
+
+# ------------------------------------------------------- the book chapter's additions
+
+# the closed-form rates against autograd: both are float64 sums of a few hundred
+# terms of order one, so they agree to round-off
+RATE_TOL = 1e-12
+
+# the translation law under the softmax along an adaptive Runge–Kutta flow: the
+# method keeps linear invariants exactly, so only round-off moves it
+FLOW_LINEAR_TOL = 1e-12
+
+# gradient of a constant gate weight s/s: round-off of float64 divisions
+CONSTANT_GATE_TOL = 1e-15
+
+# quadratic laws along the flow move by about the solver's tolerance (1e-9 here)
+FLOW_QUADRATIC_TOL = 1e-6
+
+
+@pytest.mark.parametrize("gate", sym.LAW_GATES)
+def test_gate_laws_proved_and_sigmoid_candidates_refuted(gate):
+    checks = sym.gate_law_residuals(gate, 3, 2)
+    assert checks
+    fails = gate in ("normalized-sigmoid", "sigmoid")
+    for c in checks:
+        assert c.holds is not fails, c.law
+        if fails:
+            assert c.witness > sym.WITNESS_THRESHOLD and c.residual != 0
+        else:
+            assert c.witness is None and c.residual == 0
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (("argmax",), "unknown gate"),
+        (("softmax", 1), "num_experts must be an integer >= 2"),
+        (("softmax", 2, 0), "d must be a positive integer"),
+    ],
+)
+def test_gate_law_residuals_refuses_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        sym.gate_law_residuals(*args)
+
+
+def test_counterexample_chain_and_shift():
+    import sympy as sp
+
+    chain = sym.counterexample_chain("normalized-sigmoid")
+    assert chain["rate"] == sym.translation_rate("normalized-sigmoid")[0]
+    assert sum(chain["T"]) == 0  # the weights sum to one
+    assert sym.counterexample_chain("softmax")["T"] == (0, 0)
+    rates = [float(sym.translation_rate("normalized-sigmoid", s)[0]) for s in (0, 4, 8)]
+    assert rates[0] == 9 / 250 and rates[0] > rates[1] > rates[2] > 0
+    # the drift fades like e^(-s): rate × e^s settles
+    scaled = [r * math.exp(s) for r, s in zip(rates, (0, 4, 8))]
+    assert abs(scaled[2] / scaled[1] - 1) < 0.1
+    assert sym.translation_rate("softmax", 5) == (0, 0, 0)
+    assert sym.counterexample_point(2)[sp.Symbol("W11", real=True)] == -2
+    with pytest.raises(ValueError, match="finite real number"):
+        sym.counterexample_point(sp.I)
+
+
+@pytest.mark.parametrize("gate", ["normalized-sigmoid", "softmax"])
+def test_counterexample_model_matches_the_exact_rate(gate):
+    model, params, data = sym.counterexample_model(gate)
+    rate = -gate_gradient(model, params, data, "square").sum(0)
+    exact = torch.tensor([float(v) for v in sym.translation_rate(gate)])
+    torch.testing.assert_close(rate, exact.double(), atol=RATE_TOL, rtol=0)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("gate", TRANSLATION_RATE_GATES)
+def test_translation_rates_match_autograd(gate, bias):
+    top_k = 2 if gate in TOPK_GATES else None
+    model = MoE([5, 2, 3], 4, gate, "swiglu", top_k=top_k, gate_bias=bias)
+    params = model.init(1, scale="fan_in")
+    data = Dataset(inputs(32, 5), torch.arange(32) % 3, "random")
+    rate = translation_rates(model, data)(params)
+    expect = -gate_gradient(model, params, data).sum(0)
+    if bias:
+        objective = full_batch_loss(model, data, "cross-entropy")
+        db = grad(lambda b: objective(model.flatten({**params, "b": b})))(params["b"])
+        expect = torch.cat([expect, -db.sum()[None]])
+    torch.testing.assert_close(rate, expect, atol=RATE_TOL, rtol=0)
+    if gate in ("softmax", "topk", "softmax-topk"):
+        assert rate.abs().max() < RATE_TOL
+    else:
+        assert rate.abs().max() > 1e-4
+
+
+def test_translation_derivative_refuses_the_cosine_router():
+    model = model_for("cosine")
+    with pytest.raises(ValueError, match="no closed-form translation rate"):
+        translation_derivative(model, torch.zeros(2, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="cosine router"):
+        translation_rates(model, Dataset(inputs(4), torch.zeros(4), "x"))
+
+
+def test_renormalized_top1_gets_no_gate_gradient():
+    data = Dataset(inputs(64, 3), torch.arange(64) % 2, "random")
+    for gate, k, zero in [
+        ("topk", 1, True),
+        ("normalized-sigmoid-topk", 1, True),
+        ("softmax-topk", 1, False),
+        ("topk", 2, False),
+    ]:
+        model = MoE([3, 2, 2], 3, gate, "swiglu", top_k=k)
+        g = gate_gradient(model, model.init(0), data)
+        # the renormalized softmax top-1 weight is exp(0) = 1 and its gradient
+        # exactly 0; the normalized sigmoid's s/s leaves round-off
+        assert bool(g.abs().max() < CONSTANT_GATE_TOL) is zero, gate
+        if gate == "topk" and k == 1:
+            assert g.abs().max() == 0
+
+
+def test_paper_count_for_the_dense_top_k_and_the_notes():
+    full = MoE([4, 2, 4], 3, "normalized-sigmoid-topk", "swiglu", top_k=3)
+    assert paper_claimed_count(full) == predicted_laws(full).count + 4
+    assert "Theorem 4.7" in paper_claim_note(full)
+    part = MoE([4, 2, 4], 3, "normalized-sigmoid-topk", "swiglu", top_k=2)
+    assert paper_claim_note(part).startswith("–")
+    one = MoE([4, 2, 4], 1, "normalized-sigmoid", "swiglu")
+    assert "constant" in paper_claim_note(one)
+    biased = MoE([4, 2, 4], 2, "normalized-sigmoid", "swiglu", gate_bias=True)
+    assert paper_claimed_count(biased) == predicted_laws(biased).count + 5
+    assert paper_claim_note(model_for("softmax")) is None
+
+
+def test_moe_grid_rows_and_bad_sizes():
+    rows = moe_grid([[3, 1, 1, 2, 1]], [[3, 1, 1, 1, 1]], [True], seed=0)
+    assert len(rows) == len(GATES) * (len(EXPERTS) + 1)
+    assert all(r["status"] == "complete" for r in rows)
+    assert all(r["certified"] == r["predicted"] for r in rows)
+    assert {r["edge"] for r in rows} == {False, True}
+    one = [r for r in rows if r["experts"] == 1]
+    assert all(r["expert"] == "swiglu" and r["gate_bias"] for r in one)
+    dense = [r for r in rows if r["gate"] == "softmax"]
+    assert all(r["top_k"] is None and "k=" not in r["sizes"] for r in dense)
+    with pytest.raises(ValueError, match="five positive integers"):
+        moe_grid([[3, 1, 1, 2]])
+    with pytest.raises(TypeError, match="booleans"):
+        moe_grid([[3, 1, 1, 2, 1]], gate_biases=[1])
+    assert Size(3, 1, 1, 2, 1).label(False) == "d=3 m=1 o=1 E=2"
+
+
+def test_gate_flow_on_digits():
+    data = digits(48, seed=0)
+    kw = dict(experts=2, hidden=2, t_final=3.0, rtol=1e-9, points=7, device="cpu")
+    soft = moe_gate_flow("softmax", data, **kw)
+    nsig = moe_gate_flow("normalized-sigmoid", data, **kw)
+    assert soft.loss[-1] < soft.loss[0] and nsig.loss[-1] < nsig.loss[0]
+    assert soft.eps_translation.max() < FLOW_LINEAR_TOL
+    assert nsig.eps_translation[-1] > 1e-3
+    for run in (soft, nsig):
+        assert run.eps_experts.max() < FLOW_QUADRATIC_TOL
+        gap = run.translation - run.translation[0] - run.integral
+        assert gap.abs().max() < FLOW_LINEAR_TOL
+    with pytest.raises(ValueError, match="integer labels"):
+        moe_gate_flow("softmax", Dataset(data.x, data.x, "bad"), **kw)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_moe_settings(profile):
+    cfg = settings("moe", profile)
+    for size in cfg.sizes + cfg.edge_sizes:
+        assert len(size) == 5 and all(isinstance(v, int) and v > 0 for v in size)
+        assert size[4] <= size[3]  # top_k at most the experts
+    assert set(cfg.gate_biases) <= {False, True}
+    assert cfg.samples <= 1797 and cfg.seeds >= 1 and cfg.rtol < 1e-6
+
+
+def test_cli_predicted_is_our_finding(capsys):
+    assert main([*MOE, "--gate", "normalized-sigmoid", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["predicted"] == 4 and result["certified"] == 4
+    assert "paper" not in json.dumps(list(result))  # the spine's keys only
+
+
+def test_cli_top_k_note_and_default(capsys):
+    args = [
+        "certify",
+        "moe",
+        "--experts",
+        "3",
+        "--expert",
+        "relu",
+        "--widths",
+        "3,2,2",
+        "--gate",
+        "normalized-sigmoid-topk",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "k=2" in out and "complete" in out
+    assert "paper's count   –" in out
+    with pytest.raises(SystemExit):
+        main([*MOE[:3], "1", *MOE[4:], "--gate", "topk"])
+    assert "--top-k defaults to 2, more than --experts 1" in capsys.readouterr().err

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..laws.base import predicted_laws
-from ..laws.moe import paper_claimed_count
+from ..laws.moe import paper_claim_note
 from ..models.moe import EXPERTS, GATES, TOPK_GATES, MoE
+from ..sweeps.moe import certify_moe
 from .common import add_common, int_list, positive_int
 
 # the k of a top-k gate when --top-k is not given
@@ -15,6 +16,11 @@ def build(args) -> MoE:
     """The model the arguments describe; a ValueError names a bad combination."""
     top_k = args.top_k
     if args.gate in TOPK_GATES and top_k is None:
+        if args.experts < DEFAULT_TOP_K:
+            raise ValueError(
+                f"--top-k defaults to {DEFAULT_TOP_K}, more than --experts "
+                f"{args.experts}: pass --top-k 1 or more experts"
+            )
         top_k = DEFAULT_TOP_K
     if args.gate not in TOPK_GATES and top_k is not None:
         raise ValueError(
@@ -43,15 +49,12 @@ def build(args) -> MoE:
 
 def note(args, certificate) -> str:
     """Where the predicted laws come from; for a normalized-sigmoid gate, also the
-    paper's count beside ours."""
+    paper's count beside ours (``predicted`` is ours)."""
     model = build(args)
     lines = [f"  laws from       {predicted_laws(model).source}"]
-    claimed = paper_claimed_count(model)
-    if claimed != certificate.predicted:
-        lines.append(
-            f"  paper's count   {claimed}  (Theorem 4.7: the softmax laws; ours: "
-            "the experts' laws only)"
-        )
+    paper = paper_claim_note(model)
+    if paper is not None:
+        lines.append(f"  paper's count   {paper}")
     return "\n".join(lines)
 
 
@@ -82,4 +85,5 @@ def add_parsers(sub) -> None:
         "--gate-bias", action="store_true", help="add a bias b to the gate logits"
     )
     add_common(moe)
-    moe.set_defaults(build=build, note=note)
+    # top-k gates are certified away from ties, as in the book's sweep
+    moe.set_defaults(build=build, note=note, certify=certify_moe)

@@ -132,26 +132,161 @@ def _(model: MoE) -> LawSet:
     return gate_laws(model) + expert_laws(model)
 
 
+def _dense_normalized_sigmoid(model: MoE) -> bool:
+    """A normalized-sigmoid gate over more than one expert that is dense (a top-k
+    gate with ``k = E`` is the dense gate)."""
+    if model.constant_gate:
+        return False
+    if model.gate == "normalized-sigmoid":
+        return True
+    return model.gate == "normalized-sigmoid-topk" and model.top_k == model.num_experts
+
+
 def paper_claimed_count(model: MoE) -> int:
     """How many laws the paper's theorems give for ``model``, as we read them.
 
     Equal to our prediction except for the dense normalized-sigmoid gate with
-    ``E > 1``, to which Theorem 4.7 (as secondary sources give it) assigns the
-    softmax laws: ``d`` more, ``d + 1`` with a gate bias. Whether the paper also
-    covers a top-k normalized sigmoid is not known to us, so none is claimed there.
+    ``E > 1`` (also as a top-k gate with ``k = E``, which is the same gate), to
+    which Theorem 4.7 (as secondary sources give it) assigns the softmax laws:
+    ``d`` more, ``d + 1`` with a gate bias. Whether the paper also covers a top-k
+    normalized sigmoid with ``k < E`` is not known to us, so none is claimed there.
     """
     ours = predicted_laws(model).count
-    if model.gate == "normalized-sigmoid" and not model.constant_gate:
+    if _dense_normalized_sigmoid(model):
         return ours + model.widths[0] + int(model.gate_bias)
     return ours
+
+
+def paper_claim_note(model: MoE) -> str | None:
+    """One line setting the paper's count beside ours, for normalized-sigmoid
+    gates (``None`` for the other gates, where the two agree)."""
+    if model.gate not in ("normalized-sigmoid", "normalized-sigmoid-topk"):
+        return None
+    ours, claimed = predicted_laws(model).count, paper_claimed_count(model)
+    if claimed != ours:
+        return (
+            f"{claimed}  (Theorem 4.7 as we read it: the softmax laws, Σ_e W_e "
+            f"{'and Σ_e b_e ' if model.gate_bias else ''}added to the experts'; "
+            f"ours, {ours}: no gate law, see the book's MoE chapter)"
+        )
+    if model.constant_gate:
+        return f"{claimed}  (the same: over one expert the gate is the constant 1)"
+    return "–  (Theorem 4.7 as we read it covers the dense gate, not top-k with k < E)"
+
+
+# the gates whose translation rate has a closed form, by what Σ_e ∂g_p/∂z_e is
+TRANSLATION_RATE_GATES = (
+    "softmax",
+    "topk",
+    "softmax-topk",
+    "normalized-sigmoid",
+    "normalized-sigmoid-topk",
+    "sigmoid",
+    "linear",
+)
+
+
+def _check_rate_gate(model: MoE) -> None:
+    if model.gate not in TRANSLATION_RATE_GATES:
+        raise ValueError(
+            f"no closed-form translation rate for the {model.gate!r} gate: expected "
+            f"one of {', '.join(TRANSLATION_RATE_GATES)} (the cosine router's "
+            "logits are not W x)"
+        )
+
+
+def translation_derivative(model: MoE, z: torch.Tensor) -> torch.Tensor:
+    """``Σ_e ∂g_p/∂z_e`` for every ``p``: the gate's derivative when every logit
+    moves by the same amount, from its closed form, ``(batch, E)``.
+
+    Zero for the softmax gates (dense, top-k, softmax then top-k); for the
+    normalized sigmoid over the chosen experts ``c``, with ``s = σ(z)``,
+    ``g_p (Σ_c s_c² / Σ_c s_c − s_p)``; ``σ_p (1 − σ_p)`` for the plain sigmoid and
+    ``1`` for the linear gate. The cosine router's logits are not ``W x``, so it
+    has no such rate.
+    """
+    _check_rate_gate(model)
+    if model.gate in ("softmax", "topk", "softmax-topk"):
+        return torch.zeros_like(z)
+    if model.gate == "linear":
+        return torch.ones_like(z)
+    s = torch.sigmoid(z)
+    if model.gate == "sigmoid":
+        return s * (1 - s)
+    s = s * model.selected(z)  # (batch, E), zero off the chosen experts
+    total = s.sum(-1, keepdim=True)
+    g = s / total
+    return g * ((s**2).sum(-1, keepdim=True) / total - s)
+
+
+def translation_rates(model: MoE, data, loss="cross-entropy"):
+    """The closed-form rate of ``Σ_e W[e, :]`` (and ``Σ_e b_e``) under gradient flow.
+
+    With ``r_x = ∂L/∂f(x)`` and ``T_p(x)`` from :func:`translation_derivative`,
+
+        d/dt Σ_e W_e = −Σ_x (Σ_p (r_xᵀ E_p(x)) T_p(x)) x,
+
+    and the same without the factor ``x`` for ``Σ_e b_e``. It is zero for the
+    softmax gates and, for the normalized sigmoid, the drift the paper's
+    Theorem 4.7 would forbid.
+
+    Args:
+        model: an MoE whose gate is in :data:`TRANSLATION_RATE_GATES`.
+        data: a :class:`~conslaw.data.Dataset` with inputs ``(n, d)``.
+        loss: a loss name or function ``(out, y) -> loss``.
+
+    Returns:
+        ``params -> (d,)`` rates (``(d + 1,)`` with a gate bias, the bias last).
+    """
+    from torch.func import grad
+
+    from ..training.losses import loss_fn
+
+    _check_rate_gate(model)
+    fn = loss_fn(loss) if isinstance(loss, str) else loss
+    residual = grad(lambda out: fn(out, data.y))
+
+    def rates(p):
+        z = model.logits(p, data.x)  # (n, E)
+        experts = model.expert_outputs(p, data.x)  # (n, E, o)
+        r = residual(model.forward(p, data.x))  # (n, o)
+        weight = (
+            (experts @ r[..., None])[..., 0] * translation_derivative(model, z)
+        ).sum(-1)  # (n,)
+        out = -(weight @ data.x)  # (d,)
+        if model.gate_bias:
+            out = torch.cat([out, -weight.sum()[None]])
+        return out
+
+    return rates
+
+
+def gate_gradient(model: MoE, params, data, loss="cross-entropy") -> torch.Tensor:
+    """``∂L/∂W``, shape ``(E, d)``, on ``data`` at ``params``: exactly zero for a
+    constant gate (renormalized top-1), whose weights never move."""
+    from torch.func import grad
+
+    from ..training.losses import loss_fn
+
+    fn = loss_fn(loss) if isinstance(loss, str) else loss
+
+    def objective(w):
+        return fn(model.forward({**params, "W": w}, data.x), data.y)
+
+    return grad(objective)(params["W"])
 
 
 __all__ = [
     "cosine_laws",
     "expert_laws",
     "frozen_gate_laws",
+    "gate_gradient",
     "gate_laws",
     "linear_gate_laws",
+    "paper_claim_note",
     "paper_claimed_count",
+    "TRANSLATION_RATE_GATES",
+    "translation_derivative",
     "translation_laws",
+    "translation_rates",
 ]

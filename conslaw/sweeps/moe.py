@@ -43,8 +43,10 @@ class Size(NamedTuple):
     experts: int
     top_k: int
 
-    def label(self) -> str:
-        return f"d={self.d} m={self.m} o={self.o} E={self.experts} k={self.top_k}"
+    def label(self, top_k: bool = True) -> str:
+        """``d=4 m=2 o=4 E=2 k=1``; without the ``k`` for a dense gate."""
+        k = f" k={self.top_k}" if top_k else ""
+        return f"d={self.d} m={self.m} o={self.o} E={self.experts}{k}"
 
 
 # the DESIGN's dense example (d = 4, width 2, two experts; k = 1 is the top-1
@@ -54,11 +56,16 @@ DEFAULT_SIZES = (Size(4, 2, 4, 2, 1), Size(3, 2, 2, 3, 2))
 
 @dataclass
 class MoERow:
-    """One certified gate × expert pair."""
+    """One certified gate × expert pair (``top_k`` is None for a dense gate)."""
 
     gate: str
     expert: str
     sizes: str
+    d: int
+    m: int
+    o: int
+    experts: int
+    top_k: int | None
     gate_bias: bool
     D: int
     predicted: int
@@ -154,7 +161,12 @@ def moe_sweep(
                 row = MoERow(
                     gate=gate,
                     expert=expert,
-                    sizes=size.label(),
+                    sizes=size.label(gate in TOPK_GATES),
+                    d=size.d,
+                    m=size.m,
+                    o=size.o,
+                    experts=size.experts,
+                    top_k=model.top_k,
                     gate_bias=gate_bias,
                     D=cert.parameters,
                     predicted=cert.predicted,
@@ -167,6 +179,52 @@ def moe_sweep(
                 rows.append(row)
                 if log is not None:
                     log(format_row(row))
+    return rows
+
+
+def moe_grid(
+    sizes: Sequence[Sequence[int]],
+    edge_sizes: Sequence[Sequence[int]] = (),
+    gate_biases: Sequence[bool] = (False,),
+    *,
+    edge_experts: Sequence[str] = ("swiglu",),
+    seed: int = 0,
+    log: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """The chapter's certificate: every gate × expert pair at each of ``sizes``,
+    and every gate with the ``edge_experts`` at each of ``edge_sizes``, once per
+    entry of ``gate_biases``.
+
+    Sizes are ``(d, m, o, experts, top_k)`` (see :class:`Size`). Returns one dict
+    per row (:class:`MoERow`'s fields and ``edge``, True for the edge sizes).
+    """
+    for value in gate_biases:
+        if not isinstance(value, bool):
+            raise TypeError(
+                f"gate_biases holds booleans (False: no gate bias), got {value!r}"
+            )
+    for size in [*sizes, *edge_sizes]:
+        if len(size) != len(Size._fields) or not all(
+            isinstance(v, int) and v >= 1 for v in size
+        ):
+            raise ValueError(
+                f"a size is five positive integers (d, m, o, experts, top_k), "
+                f"got {size!r}"
+            )
+    rows = []
+    for bias in gate_biases:
+        for group, experts, edge in (
+            (sizes, tuple(EXPERTS), False),
+            (edge_sizes, tuple(edge_experts), True),
+        ):
+            found = moe_sweep(
+                [Size(*s) for s in group],
+                experts=experts,
+                gate_bias=bias,
+                seed=seed,
+                log=log,
+            )
+            rows += [{**r.to_dict(), "edge": edge} for r in found]
     return rows
 
 
@@ -189,6 +247,7 @@ __all__ = [
     "away_from_ties",
     "certify_moe",
     "format_row",
+    "moe_grid",
     "moe_sweep",
     "tie_margin",
 ]
