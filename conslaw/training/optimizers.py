@@ -249,6 +249,8 @@ def train(
 ) -> TrainResult:
     """Run ``optimizer`` for ``steps`` steps in float64 and follow quantities.
 
+    The run happens on ``device``; the returned record is on the CPU.
+
     Args:
         model, params, data: the network, its start and the data.
         optimizer: the update rule (:class:`Optimizer`).
@@ -312,13 +314,15 @@ def train(
             theta, state = optimizer.step(theta, g, state, k)
             if (k + 1) % every == 0 or k + 1 == steps:
                 record(k + 1, theta)
+    # the record is small: hand it back on the CPU, wherever it was computed
+    tracked = stack_tracked(rows) if rows else {}
     return TrainResult(
         torch.tensor(recorded),
-        torch.stack(losses),
-        stack_tracked(rows) if rows else {},
-        torch.stack(thetas),
+        torch.stack(losses).cpu(),
+        {k: v.cpu() for k, v in tracked.items()},
+        torch.stack(thetas).cpu(),
         torch.tensor(lrs, dtype=torch.float64),
-        torch.stack(grads) if keep_gradients else None,
+        torch.stack(grads).cpu() if keep_gradients else None,
         optimizer.describe(),
         batch_size,
     )
@@ -343,7 +347,7 @@ def gradient_flow_with_decay(
 
     The continuous limit of gradient descent with weight decay ``λ``. Arguments as
     :func:`~conslaw.training.gradient_flow`; returns a ``FlowResult`` without
-    integrals.
+    integrals, on the CPU.
     """
     if weight_decay < 0:
         raise ValueError(f"expected weight_decay >= 0, got {weight_decay!r}")
@@ -366,7 +370,8 @@ def gradient_flow_with_decay(
             if track
             else {}
         )
-    return FlowResult(t, losses, tracked, {}, thetas, calls[0])
+    tracked = {k: v.cpu() for k, v in tracked.items()}
+    return FlowResult(t.cpu(), losses.cpu(), tracked, {}, thetas.cpu(), calls[0])
 
 
 __all__ = [
