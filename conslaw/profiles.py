@@ -22,7 +22,9 @@ PROFILE_COST = {
 }
 
 
-def _protocol(*, seeds, records, dtype, chunk, threads, vit, lm) -> dict[str, Any]:
+def _protocol(
+    *, seeds, records, dtype, chunk, threads, combos, vit, lm
+) -> dict[str, Any]:
     """The protocol chapter's settings from compact model tuples:
     ``vit = (data, patch, width, heads, layers, mlp, steps, batch)`` and
     ``lm = (data, level, seq, width, heads, layers, mlp, experts, steps, batch)``."""
@@ -46,6 +48,7 @@ def _protocol(*, seeds, records, dtype, chunk, threads, vit, lm) -> dict[str, An
         "dtype": dtype,
         "chunk": chunk,
         "threads": threads,
+        "check_combos": combos,
         "data_dir": None,
         "vit_lrs": [0.01, 0.03, 0.1],
         "lm_lrs": [0.03, 0.1, 0.3],
@@ -220,6 +223,7 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
             dtype="float64",
             chunk=None,
             threads=1,
+            combos=None,
             vit=("digits", 4, 16, 2, 2, 32, 100, 16),
             lm=("pydoc", "chars", 16, 16, 2, 1, 16, 4, 100, 8),
         ),
@@ -229,6 +233,7 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
             dtype="float64",
             chunk=None,
             threads=None,
+            combos=16,
             vit=("digits", 2, 64, 4, 4, 256, 2000, 64),
             lm=("pydoc", "bytes", 64, 64, 4, 4, 128, 4, 2000, 32),
         ),
@@ -242,6 +247,7 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
             dtype="float32",
             chunk=3,
             threads=None,
+            combos=16,
             vit=("cifar10", 4, 256, 4, 6, 1024, 5000, 128),
             lm=("wikitext103", "bytes", 256, 192, 3, 12, 768, 4, 15000, 48),
         ),
