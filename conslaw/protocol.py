@@ -254,26 +254,38 @@ LINEAR_TOL = 1e-12
 
 
 def orthogonality_rows(
-    name: str, model, *, seed: int = 0, inputs: int = 4, threads: int | None = None
+    name: str,
+    model,
+    *,
+    seed: int = 0,
+    inputs: int = 4,
+    threads: int | None = None,
+    combos: int | None = None,
+    device: str = "auto",
 ):
     """For each law group of ``model``: the largest ``|cos|`` between a law
     gradient and a sampled field in the whole network, at a generic float64
-    point (:func:`~conslaw.laws.transformer.law_orthogonality`), with
-    ``threads`` CPU threads (:func:`~conslaw.training.batched.cpu_threads`)."""
+    point (:func:`~conslaw.laws.transformer.law_orthogonality`, with its
+    ``combos``), on ``device``, with ``threads`` CPU threads
+    (:func:`~conslaw.training.batched.cpu_threads`)."""
     with cpu_threads(threads):
-        return _orthogonality_rows(name, model, seed, inputs)
+        return _orthogonality_rows(name, model, seed, inputs, combos, device)
 
 
-def _orthogonality_rows(name, model, seed, inputs):
+def _orthogonality_rows(name, model, seed, inputs, combos, device):
+    from .device import resolve_device
     from .laws.transformer import law_orthogonality, network_fields
 
-    params = model.init(seed)
+    dev = resolve_device(device)
+    params = {n: v.to(dev) for n, v in model.init(seed).items()}
     gen = torch.Generator().manual_seed(int(seed))
-    x = model.sample_inputs(inputs, gen)
+    x = model.sample_inputs(inputs, gen).to(dev)
     fields = network_fields(model, params, x, seed=seed)
     rows = []
     for key, group in law_groups(model).items():
-        cos = law_orthogonality(model, group.laws, params, rows=fields)
+        cos = law_orthogonality(
+            model, group.laws, params, rows=fields, combos=combos, seed=seed
+        )
         rows.append(
             {
                 "model": name,
@@ -289,22 +301,34 @@ def _orthogonality_rows(name, model, seed, inputs):
 
 
 def one_step_rows(
-    name: str, model, data, *, lr: float, loss, seed: int = 0, threads=None
+    name: str,
+    model,
+    data,
+    *,
+    lr: float,
+    loss,
+    seed: int = 0,
+    threads=None,
+    device: str = "auto",
 ):
-    """For each law group: one SGD step of ``lr`` on a batch of 16, the change
-    ``‖Δh‖/‖h‖`` and its mismatch with the conserved-law prediction ``τ² h(g)``
-    (:func:`~conslaw.laws.transformer.one_step_change`)."""
+    """For each law group: one SGD step of ``lr`` on a batch of 16 (float64, on
+    ``device``), the change ``‖Δh‖/‖h‖`` and its mismatch with the conserved-law
+    prediction ``τ² h(g)`` (:func:`~conslaw.laws.transformer.one_step_change`)."""
     with cpu_threads(threads):
-        return _one_step_rows(name, model, data, lr, loss, seed)
+        return _one_step_rows(name, model, data, lr, loss, seed, device)
 
 
-def _one_step_rows(name, model, data, lr, loss, seed):
+def _one_step_rows(name, model, data, lr, loss, seed, device):
+    from .device import resolve_device
     from .laws.transformer import one_step_change
     from .training.batched import _loss, draw_batch
 
-    params = model.init(seed, scale="fan_in")
+    dev = resolve_device(device)
+    params = {n: v.to(dev) for n, v in model.init(seed, scale="fan_in").items()}
     idx = torch.randint(len(data), (16,), generator=torch.Generator().manual_seed(seed))
     x, y = draw_batch(data, idx)
+    x = x.to(dev, torch.float64) if x.is_floating_point() else x.to(dev)
+    y = y.to(dev)
     rows = []
     for key, group in law_groups(model).items():
         out = one_step_change(model, group, params, x, y, lr, _loss(loss))
@@ -357,6 +381,22 @@ def training_verdict(exp: Experiment, law: str, control: str, cos: Mapping):
     }
 
 
+def claimed_verdict(exp: Experiment, key: str, cos: float) -> dict:
+    """Verdict fields for a quantity the paper states as conserved and we do not
+    (the normalized-sigmoid gate sum): disputed when its gradient is not
+    orthogonal to the fields and it moves beyond round-off in training."""
+    from .laws.transformer import ORTHOGONALITY_TOL
+
+    med = [float(np.median(v)) for v in final_deviation(exp, key).values()]
+    drifts = cos > ORTHOGONALITY_TOL and min(med) > LINEAR_TOL
+    return {
+        "certified": f"max |cos| {cos:.0e}",
+        "drift": f"ε {min(med):.0e} to {max(med):.0e} over the learning rates",
+        "verdict": "disputed" if drifts else "confirmed",
+        "reason": "drifts at first order in training" if drifts else "",
+    }
+
+
 def profile_rows(profiles=("quick", "gpu", "paper")):
     """What each profile runs: data, model sizes ``D``, grid, steps, dtype."""
     from .profiles import settings
@@ -397,6 +437,7 @@ def profile_rows(profiles=("quick", "gpu", "paper")):
 
 __all__ = [
     "EXPONENT_BAND",
+    "claimed_verdict",
     "LINEAR_TOL",
     "Experiment",
     "one_step_rows",

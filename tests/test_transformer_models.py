@@ -130,3 +130,12 @@ def test_lm_rejects_bad_settings(kwargs, match):
         LanguageModel(**{**LM, **kwargs})
     with pytest.raises(TypeError, match="tied must be True or False"):
         LanguageModel(**LM, tied="yes")
+
+
+def test_random_combinations_check_agrees_with_the_full_check():
+    model = LanguageModel(**LM, gate="normalized-sigmoid")
+    params = model.init(4)
+    x = model.sample_inputs(3, torch.Generator().manual_seed(2))
+    for key, group in law_groups(model).items():
+        cos = law_orthogonality(model, group.laws, params, x, fields=6, combos=3)
+        assert (cos < ORTHOGONALITY_TOL) == group.conserved, key

@@ -243,6 +243,7 @@ def network_fields(
     gen = torch.Generator().manual_seed(int(seed))
     out = model.apply_flat(theta, inputs)
     us = torch.randn((fields, *out.shape), generator=gen, dtype=theta.dtype)
+    us = us.to(theta.device)
 
     def field(u):
         return grad(lambda th: (model.apply_flat(th, inputs) * u).sum())(theta)
@@ -259,6 +260,7 @@ def law_orthogonality(
     fields: int = 16,
     seed: int = 0,
     rows: torch.Tensor | None = None,
+    combos: int | None = None,
 ) -> float:
     """The characterization check of ``laws`` in the whole network, at one point.
 
@@ -269,13 +271,32 @@ def law_orthogonality(
     field: round-off (below :data:`ORTHOGONALITY_TOL`) for a law, of order 1e-3 to
     1e-1 for a quantity that is not conserved. It shows that laws hold, not that
     the list is complete. Use float64 ``params``.
+
+    With ``combos`` the check is on that many random combinations ``Σ_i w_i h_i``
+    of the law entries instead of on every entry (the Jacobian then has ``combos``
+    rows rather than one per law, for the large profiles). A combination of laws
+    is a law; a random combination involving a quantity that is not conserved is
+    almost surely not conserved.
     """
     if rows is None:
         if inputs is None:
             raise ValueError("pass the inputs to sample fields on, or the fields")
         rows = network_fields(model, params, inputs, fields=fields, seed=seed)
     theta = model.flatten(params).detach()
-    jac = jacrev(lambda th: laws.vector(model.unflatten(th)))(theta)  # (N, D)
+
+    def values(th):
+        return laws.vector(model.unflatten(th))
+
+    if combos is not None:
+        n = values(theta).numel()
+        gen = torch.Generator().manual_seed(int(seed) + 1)
+        w = torch.randn((combos, n), generator=gen, dtype=theta.dtype)
+        w = w.to(theta.device)
+
+        def values(th, entries=values):
+            return w @ entries(th)
+
+    jac = jacrev(values)(theta)  # (N or combos, D)
     return (normalized_rows(jac) @ normalized_rows(rows).T).abs().max().item()
 
 
