@@ -17,9 +17,9 @@ add scale invariances), which the book does not try to list.
 - :class:`LanguageModel`: Qwen-3 style, decoder-only: token embedding, ``L``
   blocks ``h += MHA_rope,causal(RMS(h)); h += MoE(RMS(h))`` with SwiGLU experts
   under a softmax or normalized-sigmoid gate, a final RMSNorm and a tied or
-  untied output head. Qwen-3 also normalizes queries and keys (QK-norm); that
-  replaces the per-pair RoPE laws by the scale laws ``‖Q_h‖²`` and ``‖K_h‖²``,
-  so it is left out here.
+  untied output head. Qwen-3 also normalizes each head's queries and keys
+  (QK-norm), which makes them scale-invariant and so changes which query–key
+  quantities are conserved; it is left out here, and its laws are not studied.
 """
 
 from __future__ import annotations
