@@ -24,7 +24,7 @@ from conslaw.laws.moe import (
 )
 from conslaw.models.ffn import FFN
 from conslaw.models.glu import GLU
-from conslaw.models.moe import EXPERTS, GATES, TOPK_GATES, MoE
+from conslaw.models.moe import EXPERTS, GATES, TOPK_GATES, CenteredSigmoidMoE, MoE
 from conslaw.profiles import PROFILES, settings
 from conslaw.sweeps.moe import Size, away_from_ties, moe_grid, moe_sweep, tie_margin
 from conslaw.symbolic import moe as sym
@@ -573,3 +573,25 @@ def test_cli_top_k_note_and_default(capsys):
     with pytest.raises(SystemExit):
         main([*MOE[:3], "1", *MOE[4:], "--gate", "topk"])
     assert "--top-k defaults to 2, more than --experts 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_centred_normalized_sigmoid_keeps_the_softmax_laws(bias):
+    model = CenteredSigmoidMoE([4, 2, 4], 2, gate_bias=bias)
+    softmax = MoE([4, 2, 4], 2, "softmax", "swiglu", gate_bias=bias)
+    params, x = model.init(0), inputs(16, 4)
+    g = model.gates(params, x)
+    shifted = {**params, "W": params["W"] + torch.tensor([1.0, -2.0, 0.5, 3.0])}
+    torch.testing.assert_close(model.gates(shifted, x), g)
+    torch.testing.assert_close(g.sum(-1), torch.ones(16, dtype=torch.float64))
+    cert = certify(model)
+    assert cert.complete and cert.certified == predicted_laws(softmax).count
+    assert paper_claimed_count(model) == cert.predicted
+    assert paper_claim_note(model) is None
+    data = Dataset(x, torch.arange(16) % 4, "random")
+    assert translation_rates(model, data)(params).abs().max() == 0
+    assert sym.translation_sums("normalized-sigmoid-centred", 3) == [0, 0, 0]
+    with pytest.raises(TypeError, match="fixed dense gate"):
+        CenteredSigmoidMoE([4, 2, 4], 2, gate="softmax")
+    with pytest.raises(ValueError, match="unknown gate"):
+        sym.translation_sums("cosine")

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models.moe import MoE
+from ..models.moe import CenteredSigmoidMoE, MoE
 from .base import Law, LawSet, entries_law, predicted_laws
 
 
@@ -132,6 +132,14 @@ def _(model: MoE) -> LawSet:
     return gate_laws(model) + expert_laws(model)
 
 
+@predicted_laws.register
+def _(model: CenteredSigmoidMoE) -> LawSet:
+    # centring makes the gate shift-invariant: the softmax's laws (one expert:
+    # the constant gate, as for any normalized gate)
+    gate = frozen_gate_laws(model) if model.constant_gate else translation_laws(model)
+    return gate + expert_laws(model)
+
+
 def _dense_normalized_sigmoid(model: MoE) -> bool:
     """A normalized-sigmoid gate over more than one expert that is dense (a top-k
     gate with ``k = E`` is the dense gate)."""
@@ -152,6 +160,8 @@ def paper_claimed_count(model: MoE) -> int:
     normalized sigmoid with ``k < E`` is not known to us, so none is claimed there.
     """
     ours = predicted_laws(model).count
+    if isinstance(model, CenteredSigmoidMoE):
+        return ours
     if _dense_normalized_sigmoid(model):
         return ours + model.widths[0] + int(model.gate_bias)
     return ours
@@ -160,7 +170,10 @@ def paper_claimed_count(model: MoE) -> int:
 def paper_claim_note(model: MoE) -> str | None:
     """One line setting the paper's count beside ours, for normalized-sigmoid
     gates (``None`` for the other gates, where the two agree)."""
-    if model.gate not in ("normalized-sigmoid", "normalized-sigmoid-topk"):
+    if isinstance(model, CenteredSigmoidMoE) or model.gate not in (
+        "normalized-sigmoid",
+        "normalized-sigmoid-topk",
+    ):
         return None
     ours, claimed = predicted_laws(model).count, paper_claimed_count(model)
     if claimed != ours:
@@ -199,14 +212,19 @@ def translation_derivative(model: MoE, z: torch.Tensor) -> torch.Tensor:
     """``Σ_e ∂g_p/∂z_e`` for every ``p``: the gate's derivative when every logit
     moves by the same amount, from its closed form, ``(batch, E)``.
 
-    Zero for the softmax gates (dense, top-k, softmax then top-k); for the
-    normalized sigmoid over the chosen experts ``c``, with ``s = σ(z)``,
-    ``g_p (Σ_c s_c² / Σ_c s_c − s_p)``; ``σ_p (1 − σ_p)`` for the plain sigmoid and
-    ``1`` for the linear gate. The cosine router's logits are not ``W x``, so it
+    Zero for the softmax gates (dense, top-k, softmax then top-k) and the
+    centred normalized sigmoid (:class:`~conslaw.models.moe.CenteredSigmoidMoE`);
+    for the normalized sigmoid over the chosen experts ``c``, with ``s = σ(z)``,
+    ``g_p (Σ_c s_c² / Σ_c s_c − s_p)``; ``σ_p (1 − σ_p)`` for the plain sigmoid
+    and ``1`` for the linear gate. The cosine router's logits are not ``W x``, so it
     has no such rate.
     """
     _check_rate_gate(model)
-    if model.gate in ("softmax", "topk", "softmax-topk"):
+    if isinstance(model, CenteredSigmoidMoE) or model.gate in (
+        "softmax",
+        "topk",
+        "softmax-topk",
+    ):
         return torch.zeros_like(z)
     if model.gate == "linear":
         return torch.ones_like(z)

@@ -259,9 +259,42 @@ class MoE(FunctionalModel):
         return f"MoE {self.num_experts}×{name} {widths}, {', '.join(extras)}"
 
 
+class CenteredSigmoidMoE(MoE):
+    """A normalized-sigmoid MoE whose gate first centres the logits:
+    ``g_e = σ(z_e − z̄) / Σ_p σ(z_p − z̄)`` with ``z̄`` the mean logit.
+
+    Not one of :data:`GATES`: it is the variant that would reconcile the
+    paper's Theorem 4.7 with our finding, since centring makes the gate invariant
+    under a common shift of the logits, and with it ``Σ_e W_e`` a law. Dense only;
+    the arguments are those of :class:`MoE` without ``gate`` and ``top_k``.
+    """
+
+    def __init__(self, widths, num_experts, expert="swiglu", **kwargs):
+        for name in ("gate", "top_k"):
+            if name in kwargs:
+                raise TypeError(
+                    f"CenteredSigmoidMoE has a fixed dense gate: drop {name}="
+                    f"{kwargs[name]!r}"
+                )
+        super().__init__(widths, num_experts, "normalized-sigmoid", expert, **kwargs)
+
+    def gates(self, params, x):
+        z = self.logits(params, x)
+        s = torch.sigmoid(z - z.mean(-1, keepdim=True))
+        return s / s.sum(-1, keepdim=True)
+
+    def describe(self) -> str:
+        return (
+            super()
+            .describe()
+            .replace("normalized-sigmoid gate", "centred normalized-sigmoid gate")
+        )
+
+
 __all__ = [
     "EXPERTS",
     "GATES",
+    "CenteredSigmoidMoE",
     "MoE",
     "NORMALIZED_GATES",
     "TOPK_GATES",

@@ -28,6 +28,10 @@ D_IN, NUM_EXPERTS = 3, 2
 
 GATES = ("softmax", "normalized-sigmoid")
 
+# the gates of translation_sums: these, and the normalized sigmoid of centred
+# logits, the variant that would keep the softmax's laws
+SUM_GATES = (*GATES, "normalized-sigmoid-centred")
+
 
 def _check_gate(gate: str) -> str:
     if gate not in GATES:
@@ -248,20 +252,31 @@ def translation_sums(gate: str, num_experts: int = 2) -> list:
     translation of every logit by the same amount.
 
     Softmax is written in the logits ``z_e``; the normalized sigmoid in
-    ``s_e = σ(z_e)`` (real, positive), with ``∂s_e/∂z_e = s_e (1 − s_e)``.
+    ``s_e = σ(z_e)`` (real, positive), with ``∂s_e/∂z_e = s_e (1 − s_e)``;
+    ``normalized-sigmoid-centred``, the normalized sigmoid of ``z_e − z̄`` (``z̄``
+    the mean logit), in the logits.
 
     >>> translation_sums("softmax", 3)
     [0, 0, 0]
     >>> translation_sums("normalized-sigmoid")
     [-s1*s2*(s1 - s2)/(s1 + s2)**2, s1*s2*(s1 - s2)/(s1 + s2)**2]
+    >>> translation_sums("normalized-sigmoid-centred", 3)
+    [0, 0, 0]
     """
-    _check_gate(gate)
+    if gate not in SUM_GATES:
+        raise ValueError(
+            f"unknown gate {gate!r}: expected one of {', '.join(SUM_GATES)}"
+        )
     if not isinstance(num_experts, int) or num_experts < 1:
         raise ValueError(f"num_experts must be a positive integer, got {num_experts!r}")
-    if gate == "softmax":
+    if gate != "normalized-sigmoid":
         z = sp.symbols(f"z1:{num_experts + 1}", real=True)
-        g = gate_weights(list(z), "softmax")
-        return [sp.simplify(sum(sp.diff(gp, ze) for ze in z)) for gp in g]
+        if gate == "softmax":
+            g = gate_weights(list(z), "softmax")
+        else:
+            mean = sum(z) / num_experts
+            g = gate_weights([v - mean for v in z], "normalized-sigmoid")
+        return [sp.cancel(sp.together(sum(sp.diff(gp, ze) for ze in z))) for gp in g]
     s = sp.symbols(f"s1:{num_experts + 1}", positive=True)
     total = sum(s)
     g = [sp_ / total for sp_ in s]
