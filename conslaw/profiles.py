@@ -90,7 +90,47 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         },
     },
     # filled in by their chapters
-    "attention": {"quick": {}, "gpu": {}, "paper": {}},
+    # the attention chapter: an attention block (`heads` heads of width `d_k`
+    # = d_v on 8 tokens of 8 pixels) with a linear read-out, trained on
+    # `samples` digits by gradient flow on [0, flow_time] (`seeds` starts) and
+    # by gradient descent over the same time at each of `step_sizes`; the
+    # certificate's undecidable case at each of `hard_seeds`; `threads` caps
+    # torch's CPU threads (None: torch's default)
+    "attention": {
+        "quick": {
+            "samples": 256,
+            "heads": 2,
+            "d_k": 4,
+            "flow_time": 20.0,
+            "rtol": 1e-9,
+            "seeds": 1,
+            "step_sizes": [0.8, 0.4, 0.2],
+            "hard_seeds": [0],
+            "threads": 1,
+        },
+        "gpu": {
+            "samples": 1797,
+            "heads": 2,
+            "d_k": 4,
+            "flow_time": 60.0,
+            "rtol": 1e-10,
+            "seeds": 3,
+            "step_sizes": [0.4, 0.2, 0.1, 0.05],
+            "hard_seeds": [0, 1, 2, 3],
+            "threads": None,
+        },
+        "paper": {
+            "samples": 1797,
+            "heads": 4,
+            "d_k": 8,
+            "flow_time": 100.0,
+            "rtol": 1e-10,
+            "seeds": 10,
+            "step_sizes": [0.4, 0.2, 0.1, 0.05],
+            "hard_seeds": [0, 1, 2, 3],
+            "threads": None,
+        },
+    },
     # the MoE chapter: gradient flow of `experts` SwiGLU experts of width
     # `hidden` on `samples` digits; the certificate at `sizes` (every gate ×
     # expert pair) and `edge_sizes` (every gate, SwiGLU experts), each size

@@ -17,12 +17,15 @@ import conslaw.symbolic.attention as sym
 from conslaw.certificate import certify
 from conslaw.certificate.fields import bracket_field, generator_field
 from conslaw.cli import main
+from conslaw.data import Dataset
 from conslaw.laws.attention import (
     attention_laws,
+    classifier_laws,
     complex_balance_rank,
     frequency_classes,
     paper_law_count,
     paper_laws,
+    readout_laws,
 )
 from conslaw.laws.base import predicted_laws
 from conslaw.models.attention import (
@@ -31,14 +34,26 @@ from conslaw.models.attention import (
     rope_rotate,
     sinusoidal_encoding,
 )
+from conslaw.models.readout import AttentionClassifier
 from conslaw.sweeps.attention import (
     BASE_EQUAL,
     BASE_HALF_TURN,
     BASE_OPPOSITE,
+    HARD,
+    HARD_CONTROLS,
     HEADER,
     SWEEP,
     certify_attention_sweep,
     format_table,
+    size_range,
+)
+from conslaw.training import gradient_descent, gradient_flow
+from conslaw.training.attention import (
+    PARTS,
+    attention_tracker,
+    descent_law_steps,
+    deviations,
+    query_key_parts,
 )
 
 # float64 round-off of one forward pass and its gradient on these sizes
@@ -51,6 +66,16 @@ ORTHOGONAL = 1e-9
 # by order one relative to its size
 FLOW_DRIFT = 1e-7
 MOVES = 1e-3
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These models are tiny: on a shared CPU intra-op threads only add
+    synchronization (10-100× slower under load), so use one."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def _x(model, n=5, seed=1):
@@ -98,6 +123,11 @@ def test_bad_arguments_teach(kwargs, match):
     args = dict(d=4, heads=2, d_k=2, d_v=2, seq_len=3) | kwargs
     with pytest.raises(ValueError, match=match):
         MultiHeadAttention(**args)
+
+
+def test_rope_base_without_rope_warns():
+    with pytest.warns(UserWarning, match="rope_base=100.0 is ignored with pe='none'"):
+        MultiHeadAttention(4, 2, 2, 2, 3, rope_base=100.0)
 
 
 def test_flags_must_be_bool():
@@ -422,8 +452,12 @@ def test_cli_summary_names_the_paper_count_at_an_edge(capsys):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        ("--pe rope --dk 3", "d_k must be even; got d_k=3"),
-        ("--heads 3 --kv-groups 2", "kv_groups must divide heads"),
+        ("--pe rope --dk 3", "--dk must be even; got --dk 3 (use --dk 4"),
+        ("--heads 3 --kv-groups 2", "--kv-groups must divide --heads"),
+        ("--rope-base 100", "--rope-base only applies with --pe rope"),
+        ("--heads 0", "argument --heads: expected a positive integer"),
+        ("--seq-len two", "argument --seq-len: expected a positive integer"),
+        ("--seed -1", "expected a non-negative integer seed"),
         ("--rope-base 0", "expected a positive number"),
         ("--pe alibi", "invalid choice: 'alibi'"),
     ],
@@ -441,10 +475,184 @@ def test_cli_exit_status_from_the_shell():
     cmd = [sys.executable, "-c", entry, "certify", "attention", "--pe", "rope"]
     run = subprocess.run([*cmd, "--dk", "5"], capture_output=True, text=True)
     assert run.returncode == 2 and run.stdout == ""
-    assert run.stderr.count("\n") == 1 and "d_k must be even" in run.stderr
+    assert run.stderr.count("\n") == 1 and "--dk must be even" in run.stderr
 
 
 def test_module_registers_the_laws():
     assert attention_laws_module.attention_laws is attention_laws
     model = MultiHeadAttention(2, 1, 2, 2, 2)
     assert predicted_laws(model).count == attention_laws(model).count
+
+
+# --------------------------------------------------------- the read-out model
+def _classifier(pool="mean", classes=3, **kw):
+    args = dict(d=3, heads=2, d_k=2, d_v=2, seq_len=4) | kw
+    return AttentionClassifier(MultiHeadAttention(**args), classes, pool=pool)
+
+
+@pytest.mark.parametrize("pool", ["mean", "last"])
+def test_classifier_pools_then_reads_out(pool):
+    m = _classifier(pool, pe="learned")
+    assert m.shapes["W"] == (3, 3) and m.shapes["b"] == (3,)
+    assert m.num_parameters == m.attention.num_parameters + 3 * 3 + 3
+    p, x = m.init(0), _x(m)
+    h = m.attention(p, x)  # (5, 4, 3)
+    pooled = h.mean(1) if pool == "mean" else h[:, -1]
+    expected = pooled @ p["W"].T + p["b"]
+    torch.testing.assert_close(m(p, x), expected, rtol=0, atol=EXACT)
+    assert m(p, x).shape == (5, 3) and m.fan_in("W") == 3 and m.fan_in("O") == 2
+
+
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        (dict(classes=0), ValueError, "classes must be a positive integer, got 0"),
+        (dict(classes=2.0), ValueError, "classes must be a positive integer"),
+        (dict(pool="max"), ValueError, "unknown pooling 'max': expected one of"),
+        (dict(block="ffn"), TypeError, "expected a conslaw.models.MultiHeadAtt"),
+    ],
+)
+def test_classifier_bad_arguments_teach(args, error, match):
+    kw = dict(block=MultiHeadAttention(3, 1, 2, 2, 3), classes=2, pool="mean")
+    kw |= args
+    with pytest.raises(error, match=match):
+        AttentionClassifier(kw["block"], kw["classes"], pool=kw["pool"])
+
+
+@pytest.mark.parametrize(
+    "kw, pool, readout",
+    [
+        (dict(), "mean", True),
+        (dict(pe="rope"), "last", True),
+        (dict(pe="sinusoidal", causal=True), "mean", True),
+        (dict(residual=True), "mean", False),
+        (dict(d=2, heads=2, kv_groups=1), "last", True),
+        (dict(seq_len=1), "mean", True),
+    ],
+)
+def test_classifier_laws_are_certified_complete(kw, pool, readout):
+    m = _classifier(pool, **kw)
+    laws = predicted_laws(m)
+    assert laws.count == attention_laws(m.attention).count + readout_laws(m).count
+    assert (readout_laws(m).count > 0) == readout
+    cert = certify(m)
+    assert cert.complete, cert.summary()
+
+
+def test_readout_law_is_the_output_change_of_basis():
+    m = _classifier()
+    (law,) = readout_laws(m).laws
+    p = m.init(1)
+    gram = sum(p["O"][h].T @ p["O"][h] for h in range(2)) - p["W"].T @ p["W"]
+    torch.testing.assert_close(law.value(p), gram, rtol=0, atol=EXACT)
+    # the symmetry behind it: O_h C for every head and W C^{−T} change nothing
+    c = torch.randn(3, 3, generator=torch.Generator().manual_seed(2)).double()
+    c = c + 3 * torch.eye(3, dtype=torch.float64)
+    q = {**p, "O": p["O"] @ c, "W": p["W"] @ torch.linalg.inv(c).T}
+    torch.testing.assert_close(m(q, _x(m)), m(p, _x(m)), rtol=0, atol=1e-10)
+    assert classifier_laws(m).count == predicted_laws(m).count
+
+
+# ------------------------------------------------------- training helpers
+def test_query_key_parts_split_the_gram_matrix():
+    m = MultiHeadAttention(3, 4, 6, 2, 3, kv_groups=2)
+    p = m.init(0)
+    parts = query_key_parts(m, p)
+    assert tuple(parts) == PARTS
+    q = p["Q"].reshape(2, 2, 3, 6)
+    delta = torch.einsum("grdk,grdl->gkl", q, q) - p["K"].mT @ p["K"]  # (2, 6, 6)
+    assert parts["pair traces"].shape == (2, 3)
+    torch.testing.assert_close(
+        parts["pair traces"][:, 1], delta[:, 2, 2] + delta[:, 3, 3], rtol=0, atol=0
+    )
+    torch.testing.assert_close(
+        parts["within pairs"][:, 2],
+        torch.stack([delta[:, 4, 4] - delta[:, 5, 5], delta[:, 4, 5]], -1),
+    )
+    # 3 pairs: 4 entries between each of the 3 couples of pairs
+    assert parts["off pairs"].shape == (2, 12)
+    assert (
+        delta[1, 0, 2] in parts["off pairs"][1]
+        and delta[1, 1, 5] in parts["off pairs"][1]
+    )
+    # an odd key width leaves its last coordinate out
+    odd = MultiHeadAttention(3, 1, 3, 2, 3)
+    assert query_key_parts(odd, odd.init(0))["off pairs"].shape == (1, 0)
+    with pytest.raises(TypeError, match="expected a MultiHeadAttention or an"):
+        query_key_parts(object(), p)
+
+
+@pytest.fixture(scope="module")
+def token_data():
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(24, 4, 3, generator=gen, dtype=torch.float64)
+    return Dataset(x, torch.randint(3, (24,), generator=gen), "tokens")
+
+
+@pytest.mark.parametrize("pe", ["none", "rope"])
+def test_flow_keeps_laws_and_rope_frees_the_entries_between_pairs(pe, token_data):
+    m = _classifier(d_k=4, pe=pe, rope_base=10.0 if pe == "rope" else 10_000.0)
+    run = gradient_flow(
+        m, m.init(0, scale="fan_in"), token_data, t_final=3.0, points=5,
+        rtol=1e-10, atol=1e-10, track=attention_tracker(m), device="cpu",
+    )  # fmt: skip
+    assert run.loss[-1] < run.loss[0]
+    eps = deviations(run.tracked)
+    assert list(eps)[0] == "laws" and set(PARTS) | {"QᵀQ"} <= set(eps)
+    assert eps["laws"].max() < FLOW_DRIFT and eps["pair traces"].max() < FLOW_DRIFT
+    assert eps["QᵀQ"][-1] > MOVES  # no symmetry protects QᵀQ alone
+    for part in ("within pairs", "off pairs"):
+        if pe == "rope":
+            assert eps[part][-1] > MOVES
+        else:
+            assert eps[part].max() < FLOW_DRIFT
+
+
+def test_deviations_need_law_blocks():
+    with pytest.raises(ValueError, match="expected tracked law blocks named"):
+        deviations({"QᵀQ": torch.zeros(3, 2)})
+
+
+def test_descent_changes_each_law_by_its_value_at_the_step(token_data):
+    m = _classifier(pe="rope")
+    run = gradient_descent(m, m.init(0, scale="fan_in"), token_data, lr=0.3,
+                           steps=12, every=1, device="cpu")  # fmt: skip
+    laws = predicted_laws(m)
+    h = torch.stack([laws.vector(m.unflatten(th)) for th in run.thetas])
+    steps = descent_law_steps(m, run.thetas)
+    assert steps.shape == (12, laws.count)
+    measured = h[1:] - h[:-1]
+    assert measured.abs().max() > 1e-6  # descent does move the laws...
+    # ...by exactly h(δ_k), to round-off
+    torch.testing.assert_close(steps, measured, rtol=0, atol=1e-13)
+    with pytest.raises(ValueError, match="expected parameters at two or more"):
+        descent_law_steps(m, run.thetas[:1])
+
+
+def test_descent_law_steps_rejects_laws_that_are_not_quadratic():
+    # base 1, d = 1, two query heads sharing one key: three equal pairs and three
+    # rows, so a 3 × 3 complex determinant is a law, and it is cubic
+    m = MultiHeadAttention(1, 2, 6, 1, 3, pe="rope", rope_base=1.0, kv_groups=1)
+    assert any("det" in law.name for law in attention_laws(m).laws)
+    thetas = torch.stack([m.flatten(m.init(s)) for s in range(2)])
+    with pytest.raises(ValueError, match="needs laws that are quadratic forms"):
+        descent_law_steps(m, thetas)
+
+
+# ------------------------------------------------------------ sweep helpers
+def test_sweep_cases_may_carry_their_seed():
+    case = ("plain", dict(SWEEP[0][1]))
+    rows = certify_attention_sweep([case, (*case, 3)], seed=1)
+    assert [r["seed"] for r in rows] == [1, 3]
+    assert rows[0]["spectrum"] and max(rows[0]["spectrum"]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"expected cases \(name, config\)"):
+        certify_attention_sweep([("only a name",)])
+
+
+def test_hard_lists_and_size_range():
+    assert all(len(c) == 2 for c in HARD) and all(len(c) == 3 for c in HARD_CONTROLS)
+    rows = [{"config": c} for _, c in SWEEP]
+    assert size_range(rows) == "d 1–4, H 1–4, d_k 2–8, d_v 1–4, T 1–4"
+    assert size_range(rows[:1]) == "d 3, H 1, d_k 2, d_v 2, T 3"
+    with pytest.raises(ValueError, match="at least one sweep row"):
+        size_range([])

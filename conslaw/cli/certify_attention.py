@@ -6,7 +6,7 @@ import argparse
 import math
 
 from ..laws.attention import attention_laws, paper_law_count
-from ..models.attention import POSITIONAL_ENCODINGS, MultiHeadAttention
+from ..models.attention import POSITIONAL_ENCODINGS, ROPE_BASE, MultiHeadAttention
 from .common import add_common, positive_int
 
 
@@ -23,8 +23,30 @@ def positive_float(text: str) -> float:
     return value
 
 
+def check(args) -> None:
+    """Reject combinations of flags that no model has, naming the flags."""
+    if args.pe == "rope" and args.dk % 2:
+        raise ValueError(
+            f"--pe rope rotates pairs of key coordinates, so --dk must be even; got "
+            f"--dk {args.dk} (use --dk {args.dk + 1} or another --pe)"
+        )
+    groups = args.heads if args.kv_groups is None else args.kv_groups
+    if args.heads % groups:
+        divisors = [g for g in range(1, args.heads + 1) if args.heads % g == 0]
+        raise ValueError(
+            f"--kv-groups must divide --heads; got --heads {args.heads} --kv-groups "
+            f"{groups} (valid: {', '.join(map(str, divisors))})"
+        )
+    if args.rope_base is not None and args.pe != "rope":
+        raise ValueError(
+            f"--rope-base only applies with --pe rope, got --pe {args.pe} (drop "
+            "--rope-base or pass --pe rope)"
+        )
+
+
 def build(args) -> MultiHeadAttention:
     """The model the arguments describe; a ValueError names a bad combination."""
+    check(args)
     return MultiHeadAttention(
         args.d,
         args.heads,
@@ -35,7 +57,7 @@ def build(args) -> MultiHeadAttention:
         causal=args.causal,
         residual=args.residual,
         kv_groups=args.kv_groups,
-        rope_base=args.rope_base,
+        rope_base=ROPE_BASE if args.rope_base is None else args.rope_base,
     )
 
 
@@ -87,9 +109,9 @@ def add_parsers(sub) -> None:
     att.add_argument(
         "--rope-base",
         type=positive_float,
-        default=10_000.0,
+        default=None,
         metavar="B",
-        help="base of the RoPE frequencies B^(-2i/d_k) (10000)",
+        help="with --pe rope: base of the frequencies B^(-2i/d_k) (10000)",
     )
     add_common(att)
     att.set_defaults(build=build, note=note)

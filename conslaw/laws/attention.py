@@ -37,6 +37,7 @@ from itertools import product
 import torch
 
 from ..models.attention import MultiHeadAttention
+from ..models.readout import AttentionClassifier
 from .base import Law, LawSet, balance_rank, entries_law, predicted_laws, symmetric_law
 
 # Two RoPE angles (radians, reduced modulo 2π) closer than this are treated as equal,
@@ -338,6 +339,37 @@ def _(model: MultiHeadAttention) -> LawSet:
     return attention_laws(model)
 
 
+def readout_laws(model: AttentionClassifier) -> LawSet:
+    """The read-out's law ``Σ_h O_hᵀO_h − WᵀW`` (``d × d``), without a residual.
+
+    Pooling is linear, so ``(O_h C for every head, W C^{−T})`` with one invertible
+    ``C`` leaves the logits unchanged; the residual connection adds ``X̃ Wᵀ`` and
+    breaks it. Empty with a residual connection.
+    """
+    block = model.attention
+    if block.residual:
+        return LawSet((), "")
+    d, H, dv = block.d, block.heads, block.d_v
+
+    def gram(p):
+        o = p["O"]  # (H, d_v, d)
+        return torch.einsum("hvd,hve->de", o, o) - p["W"].T @ p["W"]  # (d, d)
+
+    name = "Σ_h O_hᵀO_h − WᵀW"
+    count = balance_rank(d, H * dv, model.classes)
+    return LawSet((symmetric_law(name, gram, d, _entry(name), count),), "read-out")
+
+
+def classifier_laws(model: AttentionClassifier) -> LawSet:
+    """The block's laws (:func:`attention_laws`) and the read-out's."""
+    return attention_laws(model.attention) + readout_laws(model)
+
+
+@predicted_laws.register
+def _(model: AttentionClassifier) -> LawSet:
+    return classifier_laws(model)
+
+
 def paper_laws(model: MultiHeadAttention) -> LawSet:
     """The laws of DESIGN §4's table, taken literally, at every size.
 
@@ -395,11 +427,13 @@ __all__ = [
     "ANGLE_TOL",
     "FrequencyClass",
     "attention_laws",
+    "classifier_laws",
     "complex_balance_rank",
     "frequency_classes",
     "paper_law_count",
     "paper_laws",
     "query_key_laws",
+    "readout_laws",
     "single_token_laws",
     "value_output_laws",
 ]

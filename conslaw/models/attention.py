@@ -18,6 +18,7 @@ Conventions, fixed here once for the book:
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
@@ -27,6 +28,9 @@ POSITIONAL_ENCODINGS = ("none", "sinusoidal", "learned", "rope")
 
 # base of the fixed sinusoidal encoding (Vaswani et al.); RoPE has its own base
 SINUSOIDAL_BASE = 10_000.0
+
+# RoPE's usual base (Su et al.), the default of every model here
+ROPE_BASE = 10_000.0
 
 
 def _positive_int(name: str, value) -> int:
@@ -47,7 +51,7 @@ def sinusoidal_encoding(seq_len: int, d: int, base: float = SINUSOIDAL_BASE):
     return pe
 
 
-def rope_frequencies(d_k: int, base: float = 10_000.0) -> torch.Tensor:
+def rope_frequencies(d_k: int, base: float = ROPE_BASE) -> torch.Tensor:
     """``θ_i = base^(−2i/d_k)`` for the ``d_k / 2`` pairs, shape ``(d_k / 2,)``."""
     i = torch.arange(d_k // 2, dtype=torch.float64)
     return torch.as_tensor(base, dtype=torch.float64) ** (-2 * i / d_k)
@@ -94,7 +98,7 @@ class MultiHeadAttention(FunctionalModel):
         causal: bool = False,
         residual: bool = False,
         kv_groups: int | None = None,
-        rope_base: float = 10_000.0,
+        rope_base: float = ROPE_BASE,
     ):
         self.d = _positive_int("d", d)
         self.heads = _positive_int("heads", heads)
@@ -128,6 +132,12 @@ class MultiHeadAttention(FunctionalModel):
         if not math.isfinite(base) or base <= 0:
             raise ValueError(
                 f"rope_base must be positive and finite, got {rope_base!r}"
+            )
+        if pe != "rope" and base != ROPE_BASE:
+            warnings.warn(
+                f"rope_base={rope_base!r} is ignored with pe={pe!r}: only RoPE has "
+                "frequencies (pass pe='rope' or leave rope_base at its default)",
+                stacklevel=2,
             )
         self.rope_base = base
 
@@ -214,7 +224,7 @@ class MultiHeadAttention(FunctionalModel):
             parts.append("MQA" if self.kv_groups == 1 else f"G={self.kv_groups}")
         parts.append(f"d_k={self.d_k}, d_v={self.d_v}, T={self.seq_len}")
         pe = self.pe
-        if pe == "rope" and self.rope_base != 10_000.0:
+        if pe == "rope" and self.rope_base != ROPE_BASE:
             pe = f"rope base {self.rope_base:g}"
         parts.append(f"pe {pe}")
         parts += [flag for flag in ("causal", "residual") if getattr(self, flag)]

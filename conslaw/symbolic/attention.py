@@ -27,6 +27,13 @@ def _matrix(name: str, rows: int, cols: int) -> sp.Matrix:
     return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i}_{j}", real=True))
 
 
+def _inverse(a: sp.Matrix) -> sp.Matrix:
+    """``a⁻¹ = adj(a) / det(a)`` for a symbolic ``a``: rational entries that
+    ``sp.cancel`` reduces exactly (a rational function is zero iff its cancelled
+    numerator is), and much faster than ``a.inv()`` followed by ``simplify``."""
+    return a.adjugate() / a.det()
+
+
 def rotation(t) -> sp.Matrix:
     """The 2 × 2 rotation by the angle ``θ`` with ``tan(θ/2) = t``, exactly.
 
@@ -57,8 +64,8 @@ def score_invariance(seq: int = 2, d: int = 2, d_k: int = 2) -> sp.Matrix:
     """
     x, q, k = _matrix("x", seq, d), _matrix("q", d, d_k), _matrix("k", d, d_k)
     a = _matrix("a", d_k, d_k)
-    moved = x * (q * a) * (k * a.inv().T).T * x.T
-    return (moved - x * q * k.T * x.T).applyfunc(sp.simplify)
+    moved = x * (q * a) * (k * _inverse(a).T).T * x.T
+    return (moved - x * q * k.T * x.T).applyfunc(sp.cancel)
 
 
 def output_invariance(seq: int = 2, d: int = 2, d_v: int = 2) -> sp.Matrix:
@@ -71,7 +78,7 @@ def output_invariance(seq: int = 2, d: int = 2, d_v: int = 2) -> sp.Matrix:
     """
     x, v, o = _matrix("x", seq, d), _matrix("v", d, d_v), _matrix("o", d_v, d)
     b = _matrix("b", d_v, d_v)
-    return (x * (v * b) * (b.inv() * o) - x * v * o).applyfunc(sp.simplify)
+    return (x * (v * b) * (_inverse(b) * o) - x * v * o).applyfunc(sp.cancel)
 
 
 def rope_score_change(t="1/2") -> sp.Matrix:
@@ -148,11 +155,14 @@ def coupling_determinant() -> sp.Expr:
     16*(t_1 - t_2)**2*(t_1 + t_2)**2/((t_1**2 + 1)**2*(t_2**2 + 1)**2)
     """
     t1, t2 = sp.symbols("t_1 t_2", real=True)
-    r1, r2 = rotation(t1), rotation(t2)
     x = _matrix("x", 2, 2)
-    image = list(r1 * x - x * r2)
+    # (1 + t²) ρ(t) has polynomial entries: take the determinant of the
+    # polynomial map, then divide by the 4th power of both denominators (4 × 4)
+    n1, n2 = 1 + t1**2, 1 + t2**2
+    image = list(n2 * (n1 * rotation(t1)) * x - n1 * x * (n2 * rotation(t2)))
+    image = [sp.cancel(e) for e in image]
     jac = sp.Matrix([[sp.diff(e, v) for v in x] for e in image])
-    return sp.factor(sp.cancel(jac.det()))
+    return sp.factor(jac.det(method="berkowitz") / (n1 * n2) ** 4)
 
 
 # ------------------------------------------------------------------------ (c) drift
