@@ -1,7 +1,8 @@
 """The ``conslaw`` command line.
 
 ``conslaw certify ARCH ...`` certifies the laws of one architecture;
-``conslaw run CHAPTER -p NAME VALUE`` executes one chapter of the book.
+``conslaw run CHAPTER -p NAME VALUE`` executes one chapter of the book;
+``conslaw notebooks`` writes the chapters' notebooks for Binder and Colab.
 """
 
 from __future__ import annotations
@@ -40,9 +41,11 @@ def build_parser() -> Parser:
     for module in _certify_modules():
         module.add_parsers(arch)
 
+    from ..book.launch import add_parser as add_notebooks_parser
     from ..book.run import add_parser as add_run_parser
 
     add_run_parser(commands)
+    add_notebooks_parser(commands)
     return parser
 
 
