@@ -9,12 +9,15 @@ from torch import nn
 from torch.func import grad, jacrev, jvp
 
 import conslaw
+from conslaw.certificate import generator_field
 from conslaw.discovery import adapt, count_laws, discover_laws
 from conslaw.discovery.adapter import CompositeNorms
 from conslaw.discovery.blocks import LinearNorm, PreNormBlock, ResidualMLP
 from conslaw.discovery.readable import boxes, format_law, rationalize, rref
 from conslaw.laws import neuron_balances, predicted_laws
 from conslaw.models import FFN, GLU, MoE
+from conslaw.sweeps import discovery as sweep
+from conslaw.symbolic.normalization import gain_laws, normalized_layer_laws
 
 
 class SumOnly(nn.Module):
@@ -322,3 +325,55 @@ def test_rationalize_and_rref():
     assert coefs[:3] == [0.5, pytest.approx(1 / 3), 0] and not exact
     rows, pivots = rref(np.array([[2.0, 4.0, 0.0], [1.0, 2.0, 1.0]]), [0, 1, 2])
     assert pivots == [0, 2] and np.allclose(rows, [[1, 2, 0], [0, 0, 1]])
+
+
+# ------------------------------------------------------ sympy and the chapter
+@pytest.mark.parametrize("norm, laws", [("layer", 4), ("rms", 1)])
+def test_normalization_laws_are_proved(norm, laws):
+    proofs = normalized_layer_laws(norm, 2, 3)
+    assert len(proofs) == laws and all(p.holds for p in proofs)
+
+
+def test_rmsnorm_has_no_translation_law():
+    proofs = normalized_layer_laws("rms", 1, 3, translations=True)
+    assert [p.holds for p in proofs] == [True, False, False]
+
+
+def test_gain_laws_are_proved_and_a_wrong_one_is_not():
+    assert all(p.holds for p in gain_laws(2, 3, 1))
+    with pytest.raises(ValueError, match="positive sizes"):
+        gain_laws(0)
+    with pytest.raises(ValueError, match="norm must be"):
+        normalized_layer_laws("batch")
+
+
+def test_discovered_laws_are_orthogonal_to_fields_and_evaluate():
+    found = discover_laws(LinearNorm(2, 3, "layer", eps=0.0), (2,))
+    model = found.model_ref
+    gen = torch.Generator().manual_seed(3)
+    theta = torch.randn(found.parameters, generator=gen, dtype=torch.float64)
+    x = torch.randn(5, 2, generator=gen, dtype=torch.float64)
+    u = torch.randn(5, 3, generator=gen, dtype=torch.float64)
+    field = generator_field(model)(theta, x, u)  # a field at a fresh point
+    g = found.gradients(theta)
+    cos = (g @ field) / (g.norm(dim=1) * field.norm())
+    assert cos.abs().max() < 1e-12
+    p = model.unflatten(theta)
+    values = found.values(p)
+    assert found.lines()[2] == "Σ linear.bias"
+    assert torch.isclose(values[2], p["linear.bias"].sum())
+    scale = (p["linear.weight"] ** 2).sum() + (p["linear.bias"] ** 2).sum()
+    assert torch.isclose(values[3], scale)
+
+
+def test_chapter_helpers():
+    cases = sweep.extension_cases(2, 2, 2, "halves", seed=0)
+    row = cases["rmsnorm"].run(0)
+    assert row["independent"] == row["certified"] == 1
+    fields = sweep.verdict_fields(cases["rmsnorm"], 1, "prop-layernorm")
+    assert fields["verdict"] == "confirmed"
+    assert sweep.derived_count("prenorm", 3, 3) == 12
+    with pytest.raises(ValueError, match="unknown block"):
+        sweep.derived_count("batchnorm", 3, 3)
+    with pytest.raises(ValueError, match="halves"):
+        sweep.extension_cases(pairs="some")

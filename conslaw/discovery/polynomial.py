@@ -97,6 +97,7 @@ class DiscoveredLaws:
     basis: torch.Tensor = field(repr=False)
     monomials: list[tuple[int, ...]] = field(repr=False)
     model_ref: Adapted = field(repr=False)
+    law_matrix: torch.Tensor = field(repr=False)
 
     @property
     def exact(self) -> bool:
@@ -128,6 +129,30 @@ class DiscoveredLaws:
 
     def __str__(self) -> str:
         return self.summary()
+
+    def values(self, params) -> torch.Tensor:
+        """The printed laws at ``params`` (a dict of the trainable parameters, or a
+        flat ``θ (D,)``): a tensor ``(len(laws),)``."""
+        model = self.model_ref
+        theta = params if isinstance(params, torch.Tensor) else model.flatten(params)
+        theta = theta.detach().cpu().to(self.law_matrix.dtype)
+        return (_monomials(theta[None], self.monomials) @ self.law_matrix)[0]
+
+    def gradients(self, theta: torch.Tensor) -> torch.Tensor:
+        """Gradients of the printed laws at ``θ (D,)``: ``(len(laws), D)``."""
+        return _gradients(self.law_matrix, self.monomials, theta)
+
+    def outside(self, count) -> float:
+        """How far the laws' gradients at a :class:`~conslaw.discovery.LawCount`'s
+        point stick out of its basis: the norm of the part outside, relative to
+        the gradient's norm, largest over the laws. Round-off when every
+        discovered law is among the laws the count found."""
+        if not self.laws:
+            return 0.0
+        grads = self.gradients(count.theta)
+        basis = count.basis
+        rest = grads - (grads @ basis) @ basis.T if basis.numel() else grads
+        return (rest.norm(dim=1) / grads.norm(dim=1).clamp_min(1e-300)).max().item()
 
     def polynomials(self, thetas: torch.Tensor) -> torch.Tensor:
         """Every basis law of the whole space at points ``thetas (P, D)``:
@@ -217,9 +242,11 @@ def _unknowns(model: Adapted, parameters, blocks, degree: int):
             groups.append(
                 sorted(i for n in picked for i in range(*slices[n].indices(10**12)))
             )
-        notes.append(
-            "pairs within " + " | ".join("+".join(b) for b in map(list, blocks))
-        )
+        groups_text = " | ".join("+".join(b) for b in map(list, blocks))
+        if len(groups_text) > 60:
+            sizes = ", ".join(str(len(list(b))) for b in blocks)
+            groups_text = f"{len(groups)} groups of {sizes} parameter tensors"
+        notes.append(f"pairs within {groups_text}")
     pairs = sorted({(a, b) for g in groups for k, a in enumerate(g) for b in g[k:]})
     return monomials + pairs, ", ".join(notes)
 
@@ -344,6 +371,7 @@ def discover_laws(
         basis=null,
         monomials=monomials,
         model_ref=adapted,
+        law_matrix=kept,
     )
 
 
@@ -434,12 +462,19 @@ def _independence(kept: torch.Tensor, monomials, model: Adapted, seed: int):
         return 0, None
     gen = torch.Generator().manual_seed(int(seed) + 101)
     theta = torch.randn(model.num_parameters, generator=gen, dtype=torch.float64)
-    grads = torch.zeros(kept.shape[1], model.num_parameters, dtype=torch.float64)
+    r = numerical_rank(_gradients(kept, monomials, theta))
+    return r.rank, r.gap
+
+
+def _gradients(kept: torch.Tensor, monomials, theta: torch.Tensor) -> torch.Tensor:
+    """Gradients ``(l, D)`` at ``θ`` of the laws whose coefficients over the
+    monomials are the columns of ``kept (n, l)``."""
+    theta = theta.to(kept.dtype)
+    grads = torch.zeros(kept.shape[1], len(theta), dtype=kept.dtype)
     for c, m in enumerate(monomials):
         if len(m) == 1:
             grads[:, m[0]] += kept[c]
         else:
             grads[:, m[0]] += kept[c] * theta[m[1]]
             grads[:, m[1]] += kept[c] * theta[m[0]]
-    r = numerical_rank(grads)
-    return r.rank, r.gap
+    return grads

@@ -1,0 +1,33 @@
+"""Figures of the discovery chapter: no titles, lowercase axis labels."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def law_spectra(found: dict, ax=None, first: int = 40):
+    """Singular values of each law system, counted from the smallest: the laws
+    are the values at round-off, left of the jump."""
+    ax = ax or plt.gca()
+    for name, result in found.items():
+        s = np.clip(result.singular_values.numpy()[::-1][:first], 1e-18, None)
+        label = f"{name} ({result.dimension})"
+        ax.semilogy(np.arange(1, len(s) + 1), s, ".-", label=label)
+    ax.set_xlabel("singular value index, from the smallest")
+    ax.set_ylabel("singular value / largest")
+    ax.legend(title="block (dimension of the laws)", fontsize=8)
+    return ax
+
+
+def discovery_times(rows, ax=None):
+    """Discovery time against the number of unknowns, with a cube for scale."""
+    ax = ax or plt.gca()
+    n = np.array([r["unknowns"] for r in rows], dtype=float)
+    t = np.array([r["seconds"] for r in rows], dtype=float)
+    ax.loglog(n, t, "o-", label="discover_laws")
+    ax.loglog(n, t[-1] * (n / n[-1]) ** 3, "k:", lw=0.8, label="∝ unknowns³")
+    ax.set_xlabel("unknown coefficients")
+    ax.set_ylabel("seconds")
+    ax.legend()
+    return ax
