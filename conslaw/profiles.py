@@ -193,9 +193,6 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     # discrete optimizers against their closed forms: constant steps `lrs`,
     # `steps` long; heavy-ball and weight-decay runs over `decay_time` at each of
     # `decay_lrs`; the MoE comparison over a fixed time `horizon` at `scaling_lrs`
-    # discrete optimizers against their closed forms: constant steps `lrs`,
-    # `steps` long; heavy-ball and weight-decay runs over `decay_time` at each of
-    # `decay_lrs`; the MoE comparison over a fixed time `horizon` at `scaling_lrs`
     "dynamics": {
         "quick": {
             "samples": 256,
@@ -324,7 +321,35 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
             "rtol": 1e-10,
         },
     },
-    "performance": {"quick": {}, "gpu": {}, "paper": {}},
+    "performance": {
+        # block widths timed (D grows as the square, see
+        # conslaw.sweeps.performance.block_model), the smallest architectures of
+        # each family given to the symbolic peer, and its budget per architecture
+        "quick": {
+            "ffn": [4, 8, 12, 16],
+            "glu": [4, 8, 12, 14],
+            "attention": [4, 8, 12, 18],
+            "moe": [4, 8, 12, 14],
+            "peer_architectures": 5,
+            "peer_budget": 15.0,
+        },
+        "gpu": {
+            "ffn": [8, 16, 32, 48, 64],
+            "glu": [8, 16, 32, 48, 56],
+            "attention": [8, 16, 32, 48, 72],
+            "moe": [8, 16, 32, 48, 56],
+            "peer_architectures": 8,
+            "peer_budget": 60.0,
+        },
+        "paper": {
+            "ffn": [8, 16, 32, 48, 64, 72],
+            "glu": [8, 16, 32, 48, 56, 60],
+            "attention": [8, 16, 32, 48, 64, 72],
+            "moe": [8, 16, 32, 48, 56, 60],
+            "peer_architectures": 12,
+            "peer_budget": 600.0,
+        },
+    },
 }
 
 COMMON = {"device": "auto", "seed": 0}
