@@ -151,7 +151,7 @@ def timing_sweep(widths, seed: int = 0) -> list[dict]:
     """Discovery time of ReLU networks ``[2, m, 2]`` with all quadratic pairs."""
     rows = []
     for m in widths:
-        found = discover_laws(FFN([2, m, 2], "relu"), seed=seed)
+        found = discover_laws(FFN([2, m, 2], "relu"), seed=seed, max_unknowns=10**5)
         rows.append(
             {
                 "hidden": m,
