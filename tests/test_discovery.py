@@ -20,6 +20,17 @@ from conslaw.sweeps import discovery as sweep
 from conslaw.symbolic.normalization import gain_laws, normalized_layer_laws
 
 
+class UsesItem(nn.Module):
+    """Calls ``.item()`` in its forward: torch.func cannot transform it."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(2, 3))
+
+    def forward(self, x):
+        return x @ self.w.T * float(x.sum().item())
+
+
 class SumOnly(nn.Module):
     """Uses its two weights only through ``a + b``: ``a − b`` is conserved,
     a symmetry nothing in the code announces."""
@@ -187,6 +198,8 @@ def test_module_in_training_mode_warns_and_runs_in_eval():
             "pass blocks=",
         ),
         (lambda: discover_laws(gelu_net(), (3,), degree=3), ValueError, "degree"),
+        (lambda: count_laws(UsesItem(), (3,)), TypeError, "torch.func"),
+        (lambda: discover_laws(UsesItem(), (3,)), TypeError, "torch.func"),
         (
             lambda: discover_laws(gelu_net(), (3,), blocks="0.weight"),
             TypeError,
@@ -295,6 +308,21 @@ def test_composite_layer_norm_has_the_right_third_derivative():
             return torch.nn.functional.layer_norm(z, (3,), eps=1e-5)
 
     assert torch.allclose(third(composite), third(reference), rtol=1e-12)
+
+
+def test_composite_instance_norm_matches_the_kernel():
+    x = torch.randn(2, 3, 4, dtype=torch.float64)
+    w, b = torch.randn(3, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+    fused = torch.nn.functional.instance_norm(x, weight=w, bias=b, eps=1e-5)
+    with CompositeNorms():
+        ours = torch.nn.functional.instance_norm(x, weight=w, bias=b, eps=1e-5)
+    assert torch.allclose(ours, fused, atol=1e-12)
+
+
+def test_batch_statistics_are_refused():
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, track_running_stats=False))
+    with pytest.raises(ValueError, match="normalizes over the batch"):
+        count_laws(net, (3,))
 
 
 def test_prenorm_block_count_equals_discovered_laws():

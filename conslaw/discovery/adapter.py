@@ -11,6 +11,7 @@ parameter keeps its value and is not part of ``θ``, exactly as a tensor with
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import warnings
@@ -58,19 +59,48 @@ def _layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5, *_):
     return y if bias is None else y + bias
 
 
-class CompositeNorms(TorchFunctionMode):
-    """Evaluate ``layer_norm`` by its composite formula.
+def _instance_norm(
+    x,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    use_input_stats=True,
+    momentum=0.1,
+    eps=1e-5,
+):
+    """``F.instance_norm``; composite when it normalizes by the input's own
+    statistics, the fused op (affine in the input) otherwise."""
+    if not use_input_stats:
+        return F.instance_norm(
+            x, running_mean, running_var, weight, bias, False, momentum, eps
+        )
+    dims = tuple(range(2, x.ndim))  # (batch, channels, *spatial)
+    mean = x.mean(dims, keepdim=True)
+    centred = x - mean
+    y = centred * torch.rsqrt((centred * centred).mean(dims, keepdim=True) + eps)
+    shape = (1, -1) + (1,) * len(dims)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    return y if bias is None else y + bias.reshape(shape)
 
-    torch's fused layer_norm has correct first and second derivatives but
-    silently wrong third and higher ones (its double backward treats the saved
-    mean and inverse standard deviation as constants; pytorch/pytorch#175754),
-    and the certificate's level-2 brackets are third derivatives of the model.
+
+class CompositeNorms(TorchFunctionMode):
+    """Evaluate ``layer_norm`` and ``instance_norm`` by their composite formulas.
+
+    torch's fused kernels have correct first and second derivatives but silently
+    wrong third and higher ones (the double backward treats the saved mean and
+    inverse standard deviation as constants; pytorch/pytorch#175754, and #186256
+    for batch statistics), and the certificate's level-2 brackets are third
+    derivatives of the model. ``group_norm`` and ``rms_norm`` are correct.
     """
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func is F.layer_norm or func is torch.layer_norm:
             return _layer_norm(*args, **kwargs)
+        if func is F.instance_norm:
+            return _instance_norm(*args, **kwargs)
         return func(*args, **kwargs)
 
 
@@ -268,6 +298,20 @@ class Adapted(FunctionalModel):
         return f"{self.name}{tail}"
 
 
+@contextlib.contextmanager
+def transformable(model: FunctionalModel):
+    """Turn torch.func's failures on ``model`` into one-line TypeErrors."""
+    try:
+        yield
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise TypeError(
+            f"{model.describe()} could not be differentiated with torch.func "
+            f"(vmap, grad, jvp): {first[:160]}; rewrite its forward without "
+            ".item(), in-place updates of inputs or data-dependent Python branches"
+        ) from err
+
+
 def adapt(
     model,
     sample_inputs: Sampler = None,
@@ -313,6 +357,19 @@ def adapt(
         fn, name, base = model.forward, model.describe(), model
     elif isinstance(model, torch.nn.Module):
         module = copy.deepcopy(model).to(torch.float64)
+        coupled = [
+            n
+            for n, m in module.named_modules()
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+            and not m.track_running_stats
+        ]
+        if coupled:
+            raise ValueError(
+                f"{type(model).__name__} normalizes over the batch ({coupled}: "
+                "BatchNorm without running statistics), so one example's output "
+                "depends on the others, which the characterization does not "
+                "cover; use track_running_stats=True or another norm"
+            )
         dependent = [
             type(m).__name__ for m in module.modules() if isinstance(m, MODE_DEPENDENT)
         ]

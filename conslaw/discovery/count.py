@@ -21,7 +21,7 @@ from ..certificate.certify import CANCELLATION_TOL, OVERSAMPLE, Level
 from ..certificate.points import dead_or_linear_units, region_pool
 from ..certificate.rank import normalized_rows, numerical_rank
 from ..models.base import FunctionalModel
-from .adapter import Adapted, Frozen, Sampler, adapt, flat_names
+from .adapter import Adapted, Frozen, Sampler, adapt, flat_names, transformable
 
 STATUSES = ("stalled", "still growing", "unclear gap")
 
@@ -173,17 +173,18 @@ def count_laws(
     blocks, levels, rank, status = [], [], None, "still growing"
     for level in range(max_level + 1):
         n = D - (rank.rank if rank else 0) + OVERSAMPLE
-        values, ratios = sample_fields(
-            adapted,
-            theta,
-            level,
-            n,
-            gen,
-            batch=batch,
-            scales=scales,
-            pool=pool,
-            chunk_size=chunk_size,
-        )
+        with transformable(adapted):
+            values, ratios = sample_fields(
+                adapted,
+                theta,
+                level,
+                n,
+                gen,
+                batch=batch,
+                scales=scales,
+                pool=pool,
+                chunk_size=chunk_size,
+            )
         alive = ratios > CANCELLATION_TOL
         blocks.append(values[alive])
         previous = rank.rank if rank else 0

@@ -30,7 +30,15 @@ from torch.func import vmap
 from ..certificate import generator_field
 from ..certificate.rank import RANK_RTOL, Rank, normalized_rows, numerical_rank
 from ..models.base import FunctionalModel
-from .adapter import Adapted, Frozen, Sampler, _select, adapt, flat_names
+from .adapter import (
+    Adapted,
+    Frozen,
+    Sampler,
+    _select,
+    adapt,
+    flat_names,
+    transformable,
+)
 from .readable import ZERO_TOL, format_law, rationalize, rref, sparsify
 
 # The quadratic unknowns grow as D²/2 and the SVD as their cube: above this many
@@ -334,11 +342,11 @@ def discover_laws(
     # the linear system over random points, inputs and output weights
     gen = torch.Generator().manual_seed(20_011 * int(seed) + 3)
     rows = math.ceil(ROW_FACTOR * n) + ROW_EXTRA
-    system = normalized_rows(
-        _equations(
+    with transformable(adapted):
+        equations = _equations(
             adapted, monomials, rows, gen, scales, batch, point_scale, chunk_size
         )
-    )
+    system = normalized_rows(equations)
     _, s, vh = torch.linalg.svd(system, full_matrices=False)
     rank = _rank(s)
     null = vh[rank.rank :].T.contiguous()  # (n, dimension)
