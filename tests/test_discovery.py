@@ -11,8 +11,8 @@ from torch.func import grad, jacrev, jvp
 import conslaw
 from conslaw.certificate import generator_field
 from conslaw.discovery import adapt, count_laws, discover_laws
-from conslaw.discovery.adapter import CompositeNorms
 from conslaw.discovery.blocks import LinearNorm, PreNormBlock, ResidualMLP
+from conslaw.discovery.norms import CompositeNorms
 from conslaw.discovery.readable import boxes, format_law, rationalize, rref
 from conslaw.laws import neuron_balances, predicted_laws
 from conslaw.models import FFN, GLU, MoE

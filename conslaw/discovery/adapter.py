@@ -18,11 +18,10 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 
 import torch
-import torch.nn.functional as F
 from torch.func import functional_call
-from torch.overrides import TorchFunctionMode
 
 from ..models.base import FunctionalModel, Params
+from .norms import CompositeNorms
 
 Frozen = Iterable[str] | Callable[[str], bool] | None
 Sampler = torch.Tensor | tuple[int, ...] | Callable | None
@@ -46,62 +45,6 @@ MODE_DEPENDENT = (
     torch.nn.modules.batchnorm._BatchNorm,
     torch.nn.modules.instancenorm._InstanceNorm,
 )
-
-
-def _layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5, *_):
-    dims = tuple(range(-len(tuple(normalized_shape)), 0))
-    mean = x.mean(dims, keepdim=True)
-    centred = x - mean
-    var = (centred * centred).mean(dims, keepdim=True)
-    y = centred * torch.rsqrt(var + eps)
-    if weight is not None:
-        y = y * weight
-    return y if bias is None else y + bias
-
-
-def _instance_norm(
-    x,
-    running_mean=None,
-    running_var=None,
-    weight=None,
-    bias=None,
-    use_input_stats=True,
-    momentum=0.1,
-    eps=1e-5,
-):
-    """``F.instance_norm``; composite when it normalizes by the input's own
-    statistics, the fused op (affine in the input) otherwise."""
-    if not use_input_stats:
-        return F.instance_norm(
-            x, running_mean, running_var, weight, bias, False, momentum, eps
-        )
-    dims = tuple(range(2, x.ndim))  # (batch, channels, *spatial)
-    mean = x.mean(dims, keepdim=True)
-    centred = x - mean
-    y = centred * torch.rsqrt((centred * centred).mean(dims, keepdim=True) + eps)
-    shape = (1, -1) + (1,) * len(dims)
-    if weight is not None:
-        y = y * weight.reshape(shape)
-    return y if bias is None else y + bias.reshape(shape)
-
-
-class CompositeNorms(TorchFunctionMode):
-    """Evaluate ``layer_norm`` and ``instance_norm`` by their composite formulas.
-
-    torch's fused kernels have correct first and second derivatives but silently
-    wrong third and higher ones (the double backward treats the saved mean and
-    inverse standard deviation as constants; pytorch/pytorch#175754, and #186256
-    for batch statistics), and the certificate's level-2 brackets are third
-    derivatives of the model. ``group_norm`` and ``rms_norm`` are correct.
-    """
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func is F.layer_norm or func is torch.layer_norm:
-            return _layer_norm(*args, **kwargs)
-        if func is F.instance_norm:
-            return _instance_norm(*args, **kwargs)
-        return func(*args, **kwargs)
 
 
 def _select(names: list[str], spec, what: str) -> set[str]:

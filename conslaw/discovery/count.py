@@ -133,7 +133,7 @@ def count_laws(
         max_level: deepest bracket level tried.
         chunk_size: passed to ``vmap`` to bound memory.
         fused_norms: keep torch's fused ``layer_norm``, whose third derivatives
-            are wrong (see :class:`~conslaw.discovery.adapter.CompositeNorms`);
+            are wrong (see :class:`~conslaw.discovery.norms.CompositeNorms`);
             only to show the difference.
 
     Returns:

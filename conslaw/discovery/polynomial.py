@@ -21,9 +21,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 
-import numpy as np
 import torch
 from torch.func import vmap
 
@@ -39,7 +37,7 @@ from .adapter import (
     flat_names,
     transformable,
 )
-from .readable import ZERO_TOL, format_law, rationalize, rref, sparsify
+from .readable import PolynomialLaw, readable_laws
 
 # The quadratic unknowns grow as D²/2 and the SVD as their cube: above this many
 # unknowns discovery asks for a restriction (blocks=, parameters=, degree=1).
@@ -50,26 +48,6 @@ MAX_UNKNOWNS = 2500
 # singular value stand clear of round-off
 ROW_FACTOR = 1.5
 ROW_EXTRA = 32
-
-# A candidate law is a new one (not a combination of the products of linear laws
-# and of the laws already kept) when its distance to their span is above this,
-# relative to its norm; combinations come out at round-off, about 1e-14.
-SPAN_TOL = 1e-8
-
-
-@dataclass
-class PolynomialLaw:
-    """One discovered law: ``coefficients`` maps ``(i,)`` and ``(i, j)`` (flat
-    indices, ``i <= j``) to exact Fractions, or floats where no small rational
-    fits (``exact`` is then False); ``text`` is the readable form."""
-
-    coefficients: dict[tuple[int, ...], Fraction | float]
-    degree: int
-    exact: bool
-    text: str
-
-    def __str__(self) -> str:
-        return self.text
 
 
 @dataclass
@@ -353,7 +331,9 @@ def discover_laws(
 
     # readable basis: RREF with cross terms, then squares, then linear visited
     dim = null.shape[1]
-    laws, products, kept = _readable(null, monomials, adapted)
+    laws, products, kept = readable_laws(
+        null, monomials, flat_names(adapted), adapted.shapes
+    )
     residual = 0.0
     if kept.shape[1]:
         residual = ((system @ kept).norm(dim=0) / kept.norm(dim=0)).max().item()
@@ -381,87 +361,6 @@ def discover_laws(
         model_ref=adapted,
         law_matrix=kept,
     )
-
-
-def _readable(null: torch.Tensor, monomials, model: Adapted):
-    """Readable laws from a null basis ``(n, k)``: the printed laws, the number of
-    products of linear laws set apart, and the kept coefficient vectors ``(n, l)``."""
-    n, k = null.shape
-    if k == 0:
-        return [], 0, null.new_zeros(n, 0)
-    cross = [c for c, m in enumerate(monomials) if len(m) == 2 and m[0] != m[1]]
-    square = [c for c, m in enumerate(monomials) if len(m) == 2 and m[0] == m[1]]
-    linear = [c for c, m in enumerate(monomials) if len(m) == 1]
-    visit = cross + square + linear
-    reduced, pivots = rref(null.T.numpy(), visit)
-    position = {c: p for p, c in enumerate(visit)}
-    is_linear = [position[p] >= len(cross) + len(square) for p in pivots]
-
-    # the products of pairs of linear laws, as vectors over the monomials
-    where = {m: c for c, m in enumerate(monomials)}
-    lin_rows = [r for r, flag in zip(reduced, is_linear) if flag]
-    prods = []
-    for a, ra in enumerate(lin_rows):
-        for rb in lin_rows[a:]:
-            v = np.zeros(n)
-            for ci in linear:
-                for cj in linear:
-                    i, j = monomials[ci][0], monomials[cj][0]
-                    m = (min(i, j), max(i, j))
-                    if m in where and ra[ci] * rb[cj] != 0:
-                        v[where[m]] += ra[ci] * rb[cj]
-            prods.append(v)
-    # simplest rows first (linear, then pure squares, then cross terms); keep a
-    # row when it is not in the span of the products and of the rows kept
-    order = sorted(
-        range(len(reduced)), key=lambda r: (not is_linear[r], -position[pivots[r]])
-    )
-    span = _orthonormal(np.array(prods).reshape(-1, n))
-    chosen = []
-    for r in order:
-        v = reduced[r] / np.linalg.norm(reduced[r])
-        rest = v - span.T @ (span @ v) if len(span) else v
-        if np.linalg.norm(rest) > SPAN_TOL:
-            chosen.append(r)
-            span = (
-                np.vstack([span, rest / np.linalg.norm(rest)])
-                if len(span)
-                else rest[None]
-            )
-    products = k - len(chosen)
-
-    # fewer terms, then the first coefficient in the parameters' order set to one
-    rows = sparsify(reduced[chosen], np.array(prods).reshape(-1, n))
-    names, shapes = flat_names(model), model.shapes
-    laws = []
-    for row in sorted(rows, key=lambda row: _first_monomial(row, monomials)):
-        lead = min(np.flatnonzero(np.abs(row) > ZERO_TOL), key=lambda c: monomials[c])
-        coefs, exact = rationalize(row / row[lead])
-        mapping = {monomials[c]: q for c, q in enumerate(coefs) if q != 0}
-        degree = max(len(m) for m in mapping)
-        laws.append(
-            PolynomialLaw(mapping, degree, exact, format_law(mapping, names, shapes))
-        )
-    laws.sort(key=lambda law: law.degree)
-    kept = torch.tensor(
-        np.array(
-            [[float(law.coefficients.get(m, 0)) for m in monomials] for law in laws]
-        ).T
-    ).reshape(n, len(laws))
-    return laws, products, kept
-
-
-def _first_monomial(row, monomials):
-    nz = np.flatnonzero(np.abs(row) > ZERO_TOL)
-    return min(monomials[c] for c in nz)
-
-
-def _orthonormal(rows: np.ndarray) -> np.ndarray:
-    if not len(rows):
-        return rows
-    u, s, vt = np.linalg.svd(rows, full_matrices=False)
-    r = int((s > SPAN_TOL * max(s[0], 1e-300)).sum())
-    return vt[:r]
 
 
 def _independence(kept: torch.Tensor, monomials, model: Adapted, seed: int):
