@@ -111,7 +111,7 @@ def deviations(tracked: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         tracked: ``{name: (steps, ...)}`` from a flow or descent result.
 
     Returns:
-        ``{name: (steps,)}``, ``"laws"`` first.
+        ``{name: (steps,)}`` on the CPU (ready to plot), ``"laws"`` first.
     """
     law_blocks = {k: v for k, v in tracked.items() if k.startswith("law: ")}
     if not law_blocks:
@@ -123,7 +123,7 @@ def deviations(tracked: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     for k, v in tracked.items():
         if not k.startswith("law: "):
             out[k] = relative_deviation({k: v})
-    return out
+    return {k: v.cpu() for k, v in out.items()}
 
 
 def descent_law_steps(
