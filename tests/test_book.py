@@ -20,7 +20,16 @@ from conslaw.book.chapters import declared_parameters, read_text
 pytestmark = pytest.mark.book
 
 # chapters that execute code, and at least how many figures each shows
-CHAPTERS = {"framework": 2, "feedforward": 2}
+CHAPTERS = {
+    "framework": 2,
+    "feedforward": 2,
+    "attention": 4,
+    "moe": 3,
+    "dynamics": 5,
+    "protocol": 3,
+    "discovery": 3,
+    "performance": 2,
+}
 
 
 @pytest.mark.parametrize("chapter", sorted(CHAPTERS))

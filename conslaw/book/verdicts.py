@@ -75,21 +75,46 @@ def collect_verdicts(records) -> list[dict]:
     return rows
 
 
-def verdict_table(rows) -> str:
-    """A MyST table of verdicts whose theorem names link to their sections."""
-    head = (
-        "| theorem | block | laws | predicted | certified | gap | symbolic | "
-        "training | verdict |\n|---|---|---|---|---|---|---|---|---|"
-    )
-    lines = [head]
+def _link(row) -> str:
+    """The theorem's name as a link to the section that computed it."""
+    # sphinx-proof labels (thm-, prop-, ...) need their own role
+    role = "prf:ref" if row["anchor"].split("-")[0] in PROOF_LABELS else "ref"
+    return f"{{{role}}}`{row['theorem']} <{row['anchor']}>`"
+
+
+# the two tables of the results page: what is claimed and the verdict, then the
+# evidence behind it; each is (header, cells of a row)
+TABLES = {
+    "summary": (
+        ("theorem", "block", "laws", "predicted", "verdict"),
+        lambda r: (r["block"], r["laws"], r["predicted"], r["verdict"]),
+    ),
+    "evidence": (
+        ("theorem", "certified", "sizes", "gap", "symbolic", "training", "notes"),
+        lambda r: (
+            r["certified"],
+            r["sizes"],
+            "–" if r["gap"] is None else f"{r['gap']:.0e}",
+            r["symbolic"],
+            r["drift"],
+            r["reason"] or "–",
+        ),
+    ),
+}
+
+
+def verdict_table(rows, part: str = "summary") -> str:
+    """A MyST table of verdicts whose theorem names link to their sections.
+
+    ``part`` is ``"summary"`` (block, laws, predicted count, verdict) or
+    ``"evidence"`` (certified count, sizes, gap, symbolic proof, training drift,
+    notes).
+    """
+    if part not in TABLES:
+        raise ValueError(f"unknown part {part!r}: expected one of {', '.join(TABLES)}")
+    header, cells = TABLES[part]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
-        gap = "–" if r["gap"] is None else f"{r['gap']:.0e}"
-        verdict = r["verdict"] + (f": {r['reason']}" if r["reason"] else "")
-        # sphinx-proof labels (thm-, prop-, ...) need their own role
-        role = "prf:ref" if r["anchor"].split("-")[0] in PROOF_LABELS else "ref"
-        lines.append(
-            f"| {{{role}}}`{r['theorem']} <{r['anchor']}>` | {r['block']} | "
-            f"{r['laws']} | {r['predicted']} | {r['certified']} ({r['sizes']}) | "
-            f"{gap} | {r['symbolic']} | {r['drift']} | {verdict} |"
-        )
+        values = [_link(r), *(str(c).replace("|", "\\|") for c in cells(r))]
+        lines.append("| " + " | ".join(values) + " |")
     return "\n".join(lines)

@@ -230,10 +230,12 @@ def verdict_fields(case: Case, derived: int, anchor: str, drift: str = "–") ->
         "block": case.name,
         "laws": laws if len(laws) <= 160 else laws[:157] + "…",
         "predicted": f"{derived} (derived here)",
-        "certified": f"{count.count} ({count.status})",
+        "certified": f"{count.count} laws (Lie rank {count.status})",
         "sizes": sizes if len(sizes) <= 120 else f"D = {found.parameters}",
         "gap": count.gap,
-        "symbolic": f"{found.independent} polynomial laws discovered, "
+        "symbolic": f"{found.independent} polynomial "
+        + ("law" if found.independent == 1 else "laws")
+        + " discovered, "
         + ("exact" if found.exact else "not all rational"),
         "drift": drift,
         "verdict": "confirmed" if agree else "disputed",
