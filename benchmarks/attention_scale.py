@@ -6,10 +6,10 @@ and prints one fixed-format line per size, then the largest size certified withi
 the budget (parameters ``D`` and seconds). Run from the repository root:
 
     python benchmarks/attention_scale.py [--pe rope] [--budget 60] [--threads 1]
-        [--json benchmarks/results/attention_scale.json]
+        [--json FILE]
 
 ``--json`` records the run (machine, load, every size, the largest certified) in a
-file keyed by the encoding, which the attention chapter's closing note reads.
+file keyed by the encoding, for comparing machines.
 
 The machine's load average is printed beside the times: on shared cores the times
 depend on what else runs.

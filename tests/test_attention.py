@@ -42,11 +42,9 @@ from conslaw.sweeps.attention import (
     HARD,
     HARD_CONTROLS,
     HEADER,
-    SCALE_RECORD,
     SWEEP,
     certify_attention_sweep,
     format_table,
-    scale_record,
     size_range,
 )
 from conslaw.training import gradient_descent, gradient_flow
@@ -658,15 +656,3 @@ def test_hard_lists_and_size_range():
     assert size_range(rows[:1]) == "d 3, H 1, d_k 2, d_v 2, T 3"
     with pytest.raises(ValueError, match="at least one sweep row"):
         size_range([])
-
-
-def test_scale_record(tmp_path):
-    path = tmp_path / "scale.json"
-    with pytest.warns(UserWarning, match="no benchmark record at"):
-        assert scale_record(path) is None
-    path.write_text(json.dumps({"rope": {"largest": {"D": 64}, "rows": []}}))
-    assert scale_record(path)["rope"]["largest"]["D"] == 64
-    # the record the chapter reads, when the checkout has one
-    if SCALE_RECORD.is_file():
-        for run in scale_record().values():
-            assert {"budget", "cpu_cores", "rows", "largest", "date"} <= set(run)

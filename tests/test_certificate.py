@@ -54,6 +54,20 @@ def test_missing_law_is_never_claimed_complete():
     assert not cert.complete and cert.extra == 4
 
 
+def test_weak_rank_deficiency_is_not_claimed_as_extra_laws():
+    # causal RoPE on two positions: at base 1000 and seed 0 the rank stalls three
+    # below D - 5 with a gap near 1e3; seed 1 certifies the 5 laws, so extra laws
+    # would be a false claim
+    from conslaw.models import MultiHeadAttention
+
+    model = MultiHeadAttention(
+        d=2, heads=1, d_k=8, d_v=1, seq_len=2, pe="rope", causal=True, rope_base=1e3
+    )
+    weak = certify(model, seed=0)
+    assert weak.status.startswith("inconclusive") and not weak.complete
+    assert certify(model, seed=1).complete
+
+
 def test_wrong_law_is_reported_violated():
     model = FFN([3, 4, 2], "gelu")
     cert = certify(model, predicted=neuron_balances(model), seed=0)

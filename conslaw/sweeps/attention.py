@@ -8,12 +8,9 @@ edges where a formula could change.
 
 from __future__ import annotations
 
-import json
 import math
 import time
-import warnings
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from ..certificate import certify
 from ..laws.attention import attention_laws, paper_law_count
@@ -175,32 +172,6 @@ def certify_attention_sweep(
     return rows
 
 
-# where ``benchmarks/attention_scale.py --json`` records its runs, in a checkout
-SCALE_RECORD = (
-    Path(__file__).resolve().parents[2] / "benchmarks/results/attention_scale.json"
-)
-
-
-def scale_record(path: str | Path | None = None) -> dict | None:
-    """The recorded runs of ``benchmarks/attention_scale.py``, keyed by encoding.
-
-    Each entry holds the machine (``cpu_cores``, ``threads``, ``torch``), the
-    ``date``, the ``budget`` in seconds, every size tried (``rows``: ``model, D,
-    laws, seconds, status, load``) and the ``largest`` certified within the
-    budget. Returns None, with a warning, when there is no record (an installed
-    package without the repository's ``benchmarks`` folder).
-    """
-    path = SCALE_RECORD if path is None else Path(path)
-    if not path.is_file():
-        warnings.warn(
-            f"no benchmark record at {path}: run python benchmarks/attention_scale.py "
-            "--json PATH from a checkout to make one",
-            stacklevel=2,
-        )
-        return None
-    return json.loads(path.read_text())
-
-
 def size_range(rows: Iterable[Mapping]) -> str:
     """The range of each size over sweep rows, e.g. ``"d 1–4, H 1–4, d_k 2–8,
     d_v 1–4, T 1–4"``, for a verdict's ``sizes``."""
@@ -249,11 +220,9 @@ __all__ = [
     "HARD",
     "HARD_CONTROLS",
     "HEADER",
-    "SCALE_RECORD",
     "SWEEP",
     "certify_attention_sweep",
     "format_row",
     "format_table",
-    "scale_record",
     "size_range",
 ]
