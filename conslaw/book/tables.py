@@ -5,16 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 
+def escape(text: str) -> str:
+    """Text safe inside a Markdown table cell: a ``|`` would end the cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def _cell(value, fmt: str | None) -> str:
     if value is None:
         return "–"
     if fmt:
-        return format(value, fmt)
+        return escape(format(value, fmt))
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.3g}"
-    return str(value)
+    return escape(value)
 
 
 def markdown_table(
@@ -27,7 +32,7 @@ def markdown_table(
         return "*(no rows)*"
     columns = list(columns or rows[0].keys())
     formats = dict(formats or {})
-    head = "| " + " | ".join(columns) + " |"
+    head = "| " + " | ".join(escape(c) for c in columns) + " |"
     rule = "|" + "|".join("---" for _ in columns) + "|"
     body = [
         "| " + " | ".join(_cell(r.get(c), formats.get(c)) for c in columns) + " |"

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .results import results_dir
+from .tables import escape
 
 VERDICTS = ("confirmed", "confirmed with edges", "disputed")
 
@@ -115,6 +116,6 @@ def verdict_table(rows, part: str = "summary") -> str:
     header, cells = TABLES[part]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
-        values = [_link(r), *(str(c).replace("|", "\\|") for c in cells(r))]
+        values = [_link(r), *(escape(c) for c in cells(r))]
         lines.append("| " + " | ".join(values) + " |")
     return "\n".join(lines)
