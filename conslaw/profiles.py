@@ -23,7 +23,7 @@ PROFILE_COST = {
 
 
 def _protocol(
-    *, seeds, records, dtype, chunk, threads, combos, vit, lm
+    *, seeds, records, dtype, chunk, threads, combos, vit, lm, progress=True
 ) -> dict[str, Any]:
     """The protocol chapter's settings from compact model tuples:
     ``vit = (data, patch, width, heads, layers, mlp, steps, batch)`` and
@@ -49,6 +49,8 @@ def _protocol(
         "chunk": chunk,
         "threads": threads,
         "check_combos": combos,
+        # the trainer's progress lines (a quick grid takes seconds: none)
+        "progress": progress,
         "data_dir": None,
         "vit_lrs": [0.01, 0.03, 0.1],
         "lm_lrs": [0.03, 0.1, 0.3],
@@ -266,6 +268,7 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
             chunk=None,
             threads=1,
             combos=None,
+            progress=False,
             vit=("digits", 4, 16, 2, 2, 32, 100, 16),
             lm=("pydoc", "chars", 16, 16, 2, 1, 16, 4, 100, 8),
         ),

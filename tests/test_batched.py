@@ -237,3 +237,50 @@ def test_parse_lrs_rejects_garbage():
         protocol.parse_lrs("fast")
     with pytest.raises(ValueError, match="at least one learning rate"):
         protocol.parse_lrs([])
+
+
+# ------------------------------------------------------------- chapter helpers
+@pytest.mark.parametrize(
+    "x, text",
+    [
+        (5.04e-16, "5.1e-16"),
+        (5e-16, "5.0e-16"),
+        (1.2e-8, "1.2e-08"),
+        (9.96e-3, "1.0e-02"),
+    ],
+)
+def test_bound_text_never_rounds_below(x, text):
+    assert protocol.bound_text(x) == text
+    assert float(protocol.bound_text(x)) >= x
+
+
+def test_profile_note_names_what_never_ran():
+    quick = protocol.profile_note("quick")
+    assert quick.startswith("```{important}") and quick.endswith("```")
+    never = [p for p in PROFILES if p not in protocol.EXECUTED_PROFILES]
+    assert all(f"`{p}`" in quick for p in never)
+    assert "`paper` runs the same code" in protocol.profile_note("gpu")
+    with pytest.raises(ValueError, match="unknown profile"):
+        protocol.profile_note("huge")
+
+
+def test_verdict_rule_prints_its_constants():
+    rule = protocol.verdict_rule()
+    lo, hi = protocol.EXPONENT_BAND
+    assert f"[{lo}, {hi}]" in rule and f"{protocol.LINEAR_TOL:.0e}" in rule
+
+
+def test_quick_grid_is_silent_and_ranges_split_laws_from_controls(images, capsys):
+    cfg = settings("protocol", "quick", seeds=1, vit_steps=2, vit_lrs="0.01,0.1")
+    cfg.update(vit_patch=2, vit_width=4, vit_heads=2, vit_layers=1, vit_mlp=3)
+    exp = protocol.run_grid(
+        "vit", protocol.build_vit(cfg, images), images, cfg, kind="vit"
+    )
+    assert capsys.readouterr().out == ""  # quick: progress off
+    pairs = [("vit", k) for k in exp.groups]
+    ranges = protocol.scaling_ranges([exp], pairs)
+    assert set(ranges) == {"quadratic laws", "controls"}
+    laws = [k for k, g in exp.groups.items() if g.role == "law" and g.degree == 2]
+    assert ranges["quadratic laws"]["count"] == len(laws)
+    lo, hi = ranges["quadratic laws"]["exponent"]
+    assert lo <= hi
