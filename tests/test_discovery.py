@@ -12,7 +12,7 @@ import conslaw
 from conslaw.certificate import generator_field
 from conslaw.discovery import adapt, count_laws, discover_laws
 from conslaw.discovery.blocks import LinearNorm, PreNormBlock, ResidualMLP
-from conslaw.discovery.norms import CompositeNorms
+from conslaw.discovery.norms import CompositeNorms, derivative_check
 from conslaw.discovery.readable import boxes, format_law, rationalize, rref
 from conslaw.laws import neuron_balances, predicted_laws
 from conslaw.models import FFN, GLU, MoE
@@ -405,3 +405,37 @@ def test_chapter_helpers():
         sweep.derived_count("batchnorm", 3, 3)
     with pytest.raises(ValueError, match="halves"):
         sweep.extension_cases(pairs="some")
+
+
+@pytest.mark.parametrize("norm", ["layer_norm", "instance_norm"])
+def test_derivative_check_composite_matches_a_central_difference(norm):
+    second, third = derivative_check(norm, seed=1)
+    assert (second["order"], third["order"]) == (2, 3)
+    # the fused second derivative is right (only the third is wrong upstream)
+    assert second["|fused − composite|"] < 1e-12
+    for row in (second, third):
+        # a central difference of step 1e-4 is accurate to ~1e-7 relative
+        assert row["composite"] == pytest.approx(row["difference"], rel=1e-6)
+        assert row["|fused − composite|"] == abs(row["fused"] - row["composite"])
+
+
+def test_derivative_check_rejects_bad_input():
+    with pytest.raises(ValueError, match="unknown norm"):
+        derivative_check("batch_norm")
+    with pytest.raises(ValueError, match="size must be"):
+        derivative_check("layer_norm", size=1)
+
+
+def test_count_status_is_final_and_explained():
+    count = count_laws(FFN([2, 2, 2], "relu"), seed=0)
+    assert count.status == "final" and count.conclusive
+    assert "status          final: the Lie rank stopped growing" in count.summary()
+
+
+def test_timing_sweep_times_the_svd_inside_the_run():
+    rows = sweep.timing_sweep([2, 3], seed=0)
+    assert all(0 < r["svd seconds"] <= r["seconds"] for r in rows)
+    slopes = sweep.time_slopes(rows)
+    assert set(slopes) == {"fit", "last"}
+    with pytest.raises(ValueError, match="at least two"):
+        sweep.time_slopes(rows[:1])

@@ -5,7 +5,8 @@ characterization and their brackets are sampled at the point with the
 certificate's machinery (:func:`~conslaw.certificate.sample_fields`) and stacked
 level by level until the rank stops growing; the rank comes with its singular
 gap. Without predicted laws there is no upper bound to stop at, so the count is
-exact only when the rank has stalled with a clear gap, which ``status`` says.
+exact only when the rank has stopped growing with a clear gap: ``status``
+``"final"``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from ..certificate.rank import normalized_rows, numerical_rank
 from ..models.base import FunctionalModel
 from .adapter import Adapted, Frozen, Sampler, adapt, flat_names, transformable
 
-STATUSES = ("stalled", "still growing", "unclear gap")
+STATUSES = ("final", "still growing", "unclear gap")
+
+# what each status means, printed by LawCount.summary
+STATUS_TEXT = {
+    "final": "the Lie rank stopped growing, with a clear gap",
+    "still growing": "the last level still added rank: an upper bound",
+    "unclear gap": "the rank decision hinges on the tolerance",
+}
 
 
 @dataclass
@@ -33,7 +41,7 @@ class LawCount:
     ``count = parameters − rank`` laws near the point ``theta (D,)``;
     ``basis (D, count)`` is an orthonormal basis of the directions orthogonal to
     every sampled field and bracket: at the point, the gradient of every law lies
-    in its span. ``status`` is ``"stalled"`` when the rank stopped growing with a
+    in its span. ``status`` is ``"final"`` when the rank stopped growing with a
     clear gap (the count is then exact up to sampling), ``"still growing"`` when
     the last level still added rank (the count is an upper bound), ``"unclear
     gap"`` when the rank decision hinges on the tolerance.
@@ -58,7 +66,7 @@ class LawCount:
     @property
     def conclusive(self) -> bool:
         """True when the count is exact at this point (up to sampling)."""
-        return self.status == "stalled"
+        return self.status == "final"
 
     def by_parameter(self, tol: float = 1e-8) -> dict[str, float]:
         """Share of the basis' squared norm on each named parameter, largest first;
@@ -83,7 +91,8 @@ class LawCount:
             f"  laws            {self.count}  (D − Lie rank {self.rank}; rank by "
             f"level {ranks})",
             f"  singular gap    {gap}",
-            f"  status          {self.status}  ({self.seconds:.2f} s)",
+            f"  status          {self.status}: {STATUS_TEXT[self.status]} "
+            f"({self.seconds:.2f} s)",
         ]
         if self.unswitched_units:
             lines.append(
@@ -193,7 +202,7 @@ def count_laws(
             Level(level, n, int((~alive).sum()), rank.rank, rank.kept, rank.dropped)
         )
         if rank.rank == D or (level > 0 and rank.rank == previous):
-            status = "stalled"
+            status = "final"
             break
     if not rank.clear:
         status = "unclear gap"

@@ -21,12 +21,20 @@ def law_spectra(found: dict, ax=None, first: int = 40):
 
 
 def discovery_times(rows, ax=None):
-    """Discovery time against the number of unknowns, with a cube for scale."""
+    """Discovery time and the time of one SVD of the system's shape against the
+    number of unknowns, log–log; the legend gives each fitted slope
+    (:func:`~conslaw.sweeps.discovery.time_slopes`)."""
+    from ..sweeps.discovery import time_slopes
+
     ax = ax or plt.gca()
     n = np.array([r["unknowns"] for r in rows], dtype=float)
-    t = np.array([r["seconds"] for r in rows], dtype=float)
-    ax.loglog(n, t, "o-", label="discover_laws")
-    ax.loglog(n, t[-1] * (n / n[-1]) ** 3, "k:", lw=0.8, label="∝ unknowns³")
+    for key, style, name in (
+        ("seconds", "o-", "whole discovery"),
+        ("svd seconds", "s--", "its SVD"),
+    ):
+        t = np.array([r[key] for r in rows], dtype=float)
+        slope = time_slopes(rows, key)["fit"]
+        ax.loglog(n, t, style, label=f"{name} (fitted slope {slope:.1f})")
     ax.set_xlabel("unknown coefficients")
     ax.set_ylabel("seconds")
     ax.legend()

@@ -84,6 +84,9 @@ class DiscoveredLaws:
     monomials: list[tuple[int, ...]] = field(repr=False)
     model_ref: Adapted = field(repr=False)
     law_matrix: torch.Tensor = field(repr=False)
+    # seconds of each phase: "equations" (sampling the system), "svd", "readable"
+    # (echelon form, rationals, grouping) and "independence" (gradient rank)
+    phases: dict[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def exact(self) -> bool:
@@ -320,12 +323,15 @@ def discover_laws(
     # the linear system over random points, inputs and output weights
     gen = torch.Generator().manual_seed(20_011 * int(seed) + 3)
     rows = math.ceil(ROW_FACTOR * n) + ROW_EXTRA
+    phases, mark = {}, time.perf_counter()
     with transformable(adapted):
         equations = _equations(
             adapted, monomials, rows, gen, scales, batch, point_scale, chunk_size
         )
     system = normalized_rows(equations)
+    phases["equations"], mark = time.perf_counter() - mark, time.perf_counter()
     _, s, vh = torch.linalg.svd(system, full_matrices=False)
+    phases["svd"], mark = time.perf_counter() - mark, time.perf_counter()
     rank = _rank(s)
     null = vh[rank.rank :].T.contiguous()  # (n, dimension)
 
@@ -337,7 +343,9 @@ def discover_laws(
     residual = 0.0
     if kept.shape[1]:
         residual = ((system @ kept).norm(dim=0) / kept.norm(dim=0)).max().item()
+    phases["readable"], mark = time.perf_counter() - mark, time.perf_counter()
     independent, ind_gap = _independence(kept, monomials, adapted, seed)
+    phases["independence"] = time.perf_counter() - mark
     return DiscoveredLaws(
         model=adapted.describe(),
         parameters=adapted.num_parameters,
@@ -360,6 +368,7 @@ def discover_laws(
         monomials=monomials,
         model_ref=adapted,
         law_matrix=kept,
+        phases=phases,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from ..data import Dataset
@@ -148,10 +149,16 @@ def derived_count(key: str, width: int, hidden: int, d_k: int = 2) -> int:
 
 
 def timing_sweep(widths, seed: int = 0) -> list[dict]:
-    """Discovery time of ReLU networks ``[2, m, 2]`` with all quadratic pairs."""
+    """Discovery time of ReLU networks ``[2, m, 2]`` with all quadratic pairs,
+    with the time of its SVD inside the same run
+    (:attr:`~conslaw.discovery.polynomial.DiscoveredLaws.phases`) and that
+    SVD's share of the whole."""
+    # one untimed run first: the first call of torch.func pays one-time costs
+    discover_laws(FFN([2, min(widths), 2], "relu"), seed=seed, max_unknowns=10**5)
     rows = []
     for m in widths:
         found = discover_laws(FFN([2, m, 2], "relu"), seed=seed, max_unknowns=10**5)
+        svd = found.phases["svd"]
         rows.append(
             {
                 "hidden": m,
@@ -160,9 +167,25 @@ def timing_sweep(widths, seed: int = 0) -> list[dict]:
                 "equations": found.equations,
                 "laws": found.independent,
                 "seconds": found.seconds,
+                "svd seconds": svd,
+                "svd share": svd / found.seconds,
             }
         )
     return rows
+
+
+def time_slopes(rows, key: str = "seconds") -> dict[str, float]:
+    """Slopes of ``log rows[key]`` against ``log unknowns``: the least-squares
+    fit over every row (``"fit"``) and the last segment, between the two
+    largest systems (``"last"``). A cost growing as the cube gives 3."""
+    if len(rows) < 2:
+        raise ValueError(f"expected at least two timed sizes, got {len(rows)}")
+    n = np.log([r["unknowns"] for r in rows])
+    t = np.log([r[key] for r in rows])
+    return {
+        "fit": float(np.polyfit(n, t, 1)[0]),
+        "last": float((t[-1] - t[-2]) / (n[-1] - n[-2])),
+    }
 
 
 def mlp_balances(p) -> torch.Tensor:
@@ -230,7 +253,9 @@ def verdict_fields(case: Case, derived: int, anchor: str, drift: str = "–") ->
         "block": case.name,
         "laws": laws if len(laws) <= 160 else laws[:157] + "…",
         "predicted": f"{derived} (derived here)",
-        "certified": f"{count.count} laws (Lie rank {count.status})",
+        "certified": f"{count.count} "
+        + ("law" if count.count == 1 else "laws")
+        + f" (count {count.status})",
         "sizes": sizes if len(sizes) <= 120 else f"D = {found.parameters}",
         "gap": count.gap,
         "symbolic": f"{found.independent} polynomial "
