@@ -47,7 +47,10 @@ def test_pipes_inside_cells_and_headers_stay_inside():
 
 @pytest.mark.parametrize("part", ["summary", "evidence"])
 def test_verdict_tables_keep_every_column(part):
-    head, body = cells(verdict_table([ROW], part))
+    table = verdict_table([ROW], part)
+    first, *inner, last = table.splitlines()
+    assert first == ":::{div} conslaw-wide" and last == ":::"
+    head, body = cells("\n".join(inner))
     assert len(body) == len(head)
     assert body[0].startswith("{prf:ref}")
     if part == "evidence":

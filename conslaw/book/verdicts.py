@@ -118,4 +118,5 @@ def verdict_table(rows, part: str = "summary") -> str:
     for r in rows:
         values = [_link(r), *(escape(c) for c in cells(r))]
         lines.append("| " + " | ".join(values) + " |")
-    return "\n".join(lines)
+    # a div the book's stylesheet (_static/conslaw.css) lets use the full width
+    return ":::{div} conslaw-wide\n" + "\n".join(lines) + "\n:::"
