@@ -215,7 +215,7 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
             "decay_time": 10.0,
             "experts": 3,
             "horizon": 1.0,
-            "scaling_lrs": [0.02, 0.01, 0.005],
+            "scaling_lrs": [0.02, 0.01, 0.005, 0.0025, 0.00125],
             "flow_time": 5.0,
             "rtol": 1e-9,
         },
