@@ -340,6 +340,45 @@ def test_fit_exponent_and_richardson():
     assert pred.richardson(1.0 + 0.5, 1.0 + 1.0) == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("limit, order", [(0.0, 1.0), (0.7, 1.7), (-2.0, 0.5)])
+def test_power_law_limit_recovers_limit_and_order(limit, order):
+    x = [0.04, 0.02, 0.01, 0.005]  # only the three smallest are used
+    y = [limit + 3.0 * v**order if v < 0.03 else 99.0 for v in x]
+    y0, p = pred.power_law_limit(x, y)
+    assert y0 == pytest.approx(limit, abs=1e-12)
+    assert p == pytest.approx(order, rel=1e-9)
+
+
+def test_power_law_limit_is_richardson_at_order_one():
+    x = [0.01, 0.02, 0.04]
+    y = [1.0 + v + v**2 for v in x]  # order 1 with a small τ² term
+    y0, _ = pred.power_law_limit(x, [1.0 + 2 * v for v in x])
+    assert y0 == pytest.approx(pred.richardson(1.02, 1.04))
+    assert pred.power_law_limit(x, y)[0] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_power_law_limit_rejects_bad_input():
+    with pytest.raises(ValueError, match="constant ratio"):
+        pred.power_law_limit([0.01, 0.02, 0.05], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="three or more"):
+        pred.power_law_limit([0.01, 0.02], [1.0, 2.0])
+    with pytest.warns(UserWarning, match="no power law"):
+        y0, p = pred.power_law_limit([0.01, 0.02, 0.04], [1.0, 2.0, 1.5])
+    assert math.isnan(y0) and math.isnan(p)
+
+
+def test_local_orders():
+    orders = pred.local_orders([0.01, 0.04, 0.02], [0.1, 1.6, 0.4])
+    assert orders == pytest.approx([2.0, 2.0])
+    with pytest.raises(ValueError, match="positive"):
+        pred.local_orders([0.01, 0.02], [0.0, 1.0])
+
+
+def test_symbolic_step_is_tau():
+    assert sym.eta is sym.tau and str(sym.tau) == "tau"
+    assert all("η" not in i.label for i in sym.all_identities(2))
+
+
 # ------------------------------------------------------------------ sympy
 def test_symbolic_identities_hold():
     identities = sym.all_identities(2)

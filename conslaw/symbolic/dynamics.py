@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-eta = sp.Symbol("eta", positive=True)
+tau = sp.Symbol("tau", positive=True)  # the step, τ in the book
+eta = tau  # the name of earlier releases
 lam = sp.Symbol("lambda", nonnegative=True)
 beta = sp.Symbol("beta", nonnegative=True)
 t = sp.Symbol("t", nonnegative=True)
@@ -56,11 +57,11 @@ def _check_size(n: int) -> int:
 
 def check_identity(label: str, residual, relation) -> Identity:
     """Reduce ``residual`` modulo ``relation`` (polynomials in the vector and
-    matrix symbols, coefficients in ``η, λ, β``)."""
+    matrix symbols, coefficients in ``τ, λ, β``)."""
     residual, relation = sp.expand(residual), sp.expand(relation)
     # the hyper-parameters are coefficients; the vectors and M the variables
     gens = sorted(
-        (residual.free_symbols | relation.free_symbols) - {eta, lam, beta}, key=str
+        (residual.free_symbols | relation.free_symbols) - {tau, lam, beta}, key=str
     )
     _, remainder = sp.reduced(residual, [relation], *gens)
     return Identity(label, residual, relation, sp.expand(remainder))
@@ -74,9 +75,9 @@ def quadratic(M: sp.Matrix):
 def descent_identities(n: int = 3) -> list[Identity]:
     """One (S)GD step, without and with coupled weight decay ``λ``.
 
-    ``h(θ − ηg) − h(θ) = (η²/2) gᵀMg`` and
-    ``h(θ − η(g + λθ)) = (1 − ηλ)² h(θ) + (η²/2) gᵀMg``; for a linear law,
-    ``⟨c, θ − η(g + λθ)⟩ = (1 − ηλ) ⟨c, θ⟩``.
+    ``h(θ − τg) − h(θ) = (τ²/2) gᵀMg`` and
+    ``h(θ − τ(g + λθ)) = (1 − τλ)² h(θ) + (τ²/2) gᵀMg``; for a linear law,
+    ``⟨c, θ − τ(g + λθ)⟩ = (1 − τλ) ⟨c, θ⟩``.
     """
     n = _check_size(n)
     theta, g, c, M = (
@@ -87,25 +88,25 @@ def descent_identities(n: int = 3) -> list[Identity]:
     )
     h = quadratic(M)
     rel = (g.T * M * theta)[0]
-    plain = h(theta - eta * g) - h(theta) - eta**2 * h(g)
-    decay = h(theta - eta * (g + lam * theta)) - (1 - eta * lam) ** 2 * h(theta)
-    decay = decay - eta**2 * h(g)
-    linear = (c.T * (theta - eta * (g + lam * theta)))[0]
-    linear = linear - (1 - eta * lam) * (c.T * theta)[0]
+    plain = h(theta - tau * g) - h(theta) - tau**2 * h(g)
+    decay = h(theta - tau * (g + lam * theta)) - (1 - tau * lam) ** 2 * h(theta)
+    decay = decay - tau**2 * h(g)
+    linear = (c.T * (theta - tau * (g + lam * theta)))[0]
+    linear = linear - (1 - tau * lam) * (c.T * theta)[0]
     return [
-        check_identity("GD: Δh = (η²/2) gᵀMg", plain, rel),
-        check_identity("GD + λ: h' = (1−ηλ)² h + (η²/2) gᵀMg", decay, rel),
-        check_identity("GD + λ: ⟨c,θ'⟩ = (1−ηλ) ⟨c,θ⟩", linear, (c.T * g)[0]),
+        check_identity("GD: Δh = (τ²/2) gᵀMg", plain, rel),
+        check_identity("GD + λ: h' = (1−τλ)² h + (τ²/2) gᵀMg", decay, rel),
+        check_identity("GD + λ: ⟨c,θ'⟩ = (1−τλ) ⟨c,θ⟩", linear, (c.T * g)[0]),
     ]
 
 
 def heavy_ball_identity(n: int = 3) -> Identity:
     """The heavy ball's exact law recurrence.
 
-    With ``θ_{k+1} = θ_k + β (θ_k − θ_{k−1}) − η (g_k + λθ_k)`` (the velocity form
-    ``v ← βv + g + λθ``, ``θ ← θ − ηv``) and ``Δ_k = θ_k − θ_{k−1}``:
+    With ``θ_{k+1} = θ_k + β (θ_k − θ_{k−1}) − τ (g_k + λθ_k)`` (the velocity form
+    ``v ← βv + g + λθ``, ``θ ← θ − τv``) and ``Δ_k = θ_k − θ_{k−1}``:
 
-    ``h_{k+1} − h_k = β (h_k − h_{k−1}) − 2ηλ h_k + h(Δ_{k+1}) + β h(Δ_k)``,
+    ``h_{k+1} − h_k = β (h_k − h_{k−1}) − 2τλ h_k + h(Δ_{k+1}) + β h(Δ_k)``,
 
     modulo ``g_kᵀMθ_k = 0``.
     """
@@ -117,16 +118,16 @@ def heavy_ball_identity(n: int = 3) -> Identity:
         _symmetric(n),
     )
     h = quadratic(M)
-    nxt = theta + beta * (theta - prev) - eta * (g + lam * theta)
+    nxt = theta + beta * (theta - prev) - tau * (g + lam * theta)
     residual = (
         h(nxt)
         - h(theta)
         - beta * (h(theta) - h(prev))
-        + 2 * eta * lam * h(theta)
+        + 2 * tau * lam * h(theta)
         - h(nxt - theta)
         - beta * h(theta - prev)
     )
-    label = "heavy ball: h_{k+1}−h_k = β(h_k−h_{k−1}) − 2ηλh_k + h(Δ_{k+1}) + βh(Δ_k)"
+    label = "heavy ball: hₖ₊₁ − hₖ = β(hₖ − hₖ₋₁) − 2τλhₖ + h(Δₖ₊₁) + βh(Δₖ)"
     return check_identity(label, residual, (g.T * M * theta)[0])
 
 
@@ -183,21 +184,21 @@ def flow_decay(n: int = 3) -> dict:
 
 
 def modified_equation() -> dict[str, sp.Expr]:
-    """The heavy ball's modified equation to second order in ``η``.
+    """The heavy ball's modified equation to second order in ``τ``.
 
-    Taylor-expands ``θ(t + η) − θ(t) − β(θ(t) − θ(t − η)) + η G`` (``G = g + λθ``
-    the forcing) to ``O(η³)`` and divides by ``η``: the result, set to zero, is
+    Taylor-expands ``θ(t + τ) − θ(t) − β(θ(t) − θ(t − τ)) + τ G`` (``G = g + λθ``
+    the forcing) to ``O(τ³)`` and divides by ``τ``: the result, set to zero, is
     ``mass · θ̈ + friction · θ̇ + G = 0``, the continuous model that Kunin et al.
     analyse. Returns the two coefficients and the whole expression.
 
     >>> eq = modified_equation()
     >>> eq["mass"], eq["friction"]
-    (eta*(beta + 1)/2, 1 - beta)
+    (tau*(beta + 1)/2, 1 - beta)
     """
     theta = sp.Function("theta")
     G = sp.Symbol("G", real=True)
-    step = theta(t + eta) - theta(t) - beta * (theta(t) - theta(t - eta)) + eta * G
-    expr = sp.expand(sp.series(step, eta, 0, 3).removeO().doit() / eta)
+    step = theta(t + tau) - theta(t) - beta * (theta(t) - theta(t - tau)) + tau * G
+    expr = sp.expand(sp.series(step, tau, 0, 3).removeO().doit() / tau)
     d1, d2 = theta(t).diff(t), theta(t).diff(t, 2)
     mass, friction = sp.factor(expr.coeff(d2)), sp.factor(expr.coeff(d1))
     rest = sp.simplify(expr - mass * d2 - friction * d1)
@@ -211,7 +212,7 @@ def modified_equation() -> dict[str, sp.Expr]:
 def kunin_law_identity(n: int = 3) -> Identity:
     """The law equation of the modified heavy ball (Kunin et al.'s oscillator).
 
-    With ``m θ̈ = −(1 − β) θ̇ − g − λθ`` and ``m = η(1 + β)/2``, the law
+    With ``m θ̈ = −(1 − β) θ̇ − g − λθ`` and ``m = τ(1 + β)/2``, the law
     ``h = ½θᵀMθ`` obeys ``m ḧ + (1 − β) ḣ + 2λ h = m θ̇ᵀMθ̇`` modulo ``gᵀMθ``.
     """
     n = _check_size(n)
@@ -221,7 +222,7 @@ def kunin_law_identity(n: int = 3) -> Identity:
         _vector("g", n),
         _symmetric(n),
     )
-    m = eta * (1 + beta) / 2
+    m = tau * (1 + beta) / 2
     m_acc = -((1 - beta) * vel + g + lam * theta)  # m θ̈, from the equation
     h = quadratic(M)
     dh = (vel.T * M * theta)[0]
@@ -235,7 +236,7 @@ def adam_first_step() -> sp.Expr:
     """Adam's first update direction, bias correction included, per coordinate.
 
     ``m₁ = (1 − β₁) g``, ``v₁ = (1 − β₂) g²``, ``m̂ = g``, ``v̂ = g²``, so the
-    first step is ``η g / (|g| + ε)``, whatever ``β₁, β₂``.
+    first step is ``τ g / (|g| + ε)``, whatever ``β₁, β₂``.
 
     >>> adam_first_step()
     g/(epsilon + Abs(g))
@@ -253,11 +254,11 @@ def adam_neuron_change() -> dict[str, sp.Expr]:
 
     ``h = w² − a²`` is its law; the gradient of ``L = ℓ(f)`` is
     ``g = r x (a, w)`` with ``r = ℓ'``. Gradient descent changes ``h`` by
-    ``η² r² x² (a² − w²)``; Adam's first step (``ε = 0``) by
-    ``2η sign(r x)(a − w)``: first order in ``η``, zero only for a balanced neuron.
+    ``τ² r² x² (a² − w²)``; Adam's first step (``ε = 0``) by
+    ``2τ sign(r x)(a − w)``: first order in ``τ``, zero only for a balanced neuron.
 
     >>> adam_neuron_change()["adam"]
-    -2*eta*(-a + w)*sign(r*x)
+    -2*tau*(-a + w)*sign(r*x)
     """
     w, a = sp.symbols("w a", positive=True)
     r, x = sp.symbols("r x", real=True, nonzero=True)
@@ -268,8 +269,8 @@ def adam_neuron_change() -> dict[str, sp.Expr]:
         return v[0] ** 2 - v[1] ** 2
 
     u = g.applyfunc(sp.sign)  # first Adam step, ε = 0: g / |g|
-    gd = sp.factor(sp.expand(h(theta - eta * g) - h(theta)))
-    adam = sp.factor(sp.expand(h(theta - eta * u) - h(theta)))
+    gd = sp.factor(sp.expand(h(theta - tau * g) - h(theta)))
+    adam = sp.factor(sp.expand(h(theta - tau * u) - h(theta)))
     return {"gd": gd, "adam": adam}
 
 

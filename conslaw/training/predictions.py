@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import cmath
 import math
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -315,6 +316,78 @@ def richardson(at_step: float, at_double: float) -> float:
     return 2 * at_step - at_double
 
 
+def local_orders(x, y) -> list[float]:
+    """Slopes of ``log y`` against ``log x`` between neighbouring points.
+
+    Args:
+        x: the steps, at least two positive numbers in any order.
+        y: the values at those steps, positive, same length.
+
+    Returns:
+        One slope per neighbouring pair, in the order of decreasing ``x``: a
+        quantity ``y0 + c xᵖ`` with ``y0 ≠ 0`` shows slopes falling towards 0
+        as ``x`` shrinks, one with ``y0 = 0`` slopes settling at ``p``.
+    """
+    pairs = sorted(zip(x, y, strict=True), reverse=True)
+    if len(pairs) < 2 or any(a <= 0 or b <= 0 for a, b in pairs):
+        raise ValueError(
+            f"expected two or more positive (step, value) pairs, got {pairs}; "
+            "drop the zero or negative ones"
+        )
+    return [
+        math.log(b1 / b2) / math.log(a1 / a2)
+        for (a1, b1), (a2, b2) in zip(pairs, pairs[1:])
+    ]
+
+
+# three steps count as equally spaced on a log scale when their ratios agree
+# to this relative tolerance (steps are given as decimal literals)
+RATIO_RTOL = 1e-9
+
+
+def power_law_limit(x, y) -> tuple[float, float]:
+    """Limit ``y0`` and order ``p`` of ``y(x) = y0 + c xᵖ`` from the three
+    smallest steps.
+
+    The steps must be in a constant ratio ``r`` (such as ``τ, 2τ, 4τ``); then
+    ``p = log(Δ₂/Δ₁)/log r`` with ``Δ₁ = y(rτ) − y(τ)``, ``Δ₂ = y(r²τ) − y(rτ)``,
+    and ``y0 = y(τ) − Δ₁/(rᵖ − 1)``: Richardson extrapolation with a fitted
+    instead of an assumed order. With ``p = 1`` it is ``2y(τ) − y(2τ)``.
+
+    Args:
+        x: three or more steps (float); only the three smallest are used.
+        y: the values at those steps, same length.
+
+    Returns:
+        ``(y0, p)``; both NaN, with a warning, when no such law with
+        ``p > 0`` fits the three values (they are not monotone in the step, or
+        their differences do not shrink with it).
+    """
+    pairs = sorted(zip(x, y, strict=True))[:3]
+    if len(pairs) < 3 or pairs[0][0] <= 0:
+        raise ValueError(
+            f"expected three or more positive steps with values, got {pairs}"
+        )
+    (x1, y1), (x2, y2), (x3, y3) = pairs
+    r = x2 / x1
+    if r <= 1 or abs(x3 / x2 - r) > RATIO_RTOL * r:
+        raise ValueError(
+            f"expected the three smallest steps in a constant ratio, such as "
+            f"τ, 2τ, 4τ; got {x1:g}, {x2:g}, {x3:g}"
+        )
+    d1, d2 = y2 - y1, y3 - y2
+    p = math.log(d2 / d1) / math.log(r) if d1 != 0 and d2 / d1 > 0 else 0.0
+    if p <= 0:
+        warnings.warn(
+            f"values {y1:g}, {y2:g}, {y3:g} at steps {x1:g}, {x2:g}, {x3:g} "
+            "fit no power law y0 + c xᵖ with p > 0 (no limit as x → 0); "
+            "returning NaN",
+            stacklevel=2,
+        )
+        return math.nan, math.nan
+    return y1 - d1 / (r**p - 1), p
+
+
 def basel_sum(tau0: float) -> float:
     """``Σ_{i≥0} (τ₀ / (i + 1))² = τ₀² π² / 6``: the limit of Eq. 9's sum under
     the step ``τ_k = τ₀ / (k + 1)``."""
@@ -326,6 +399,8 @@ __all__ = [
     "along",
     "flat_law",
     "richardson",
+    "local_orders",
+    "power_law_limit",
     "basel_sum",
     "check_quadratic_form",
     "decayed_quadratic",
