@@ -122,12 +122,22 @@ def test_symbolic_peer_bad_input(kind, widths, bias, match):
         polynomial_net(kind, widths, bias)
 
 
-def test_time_block_reports_floor_and_ratio():
+def test_time_block_reports_reference_ratio_and_phases():
     rows = perf.time_block("glu", [2, 3])
     assert [r["D"] for r in rows] == [24, 54]
     for r in rows:
-        assert r["status"] == "complete"
-        assert r["floor"] > 0 and r["ratio"] == pytest.approx(r["seconds"] / r["floor"])
+        assert r["status"] == "complete" and r["device"] == "cpu"
+        assert r["reference"] > 0
+        assert r["ratio"] == pytest.approx(r["seconds"] / r["reference"])
+        phases = r["level 0 s"] + r["brackets s"] + r["law check s"]
+        assert 0 < phases <= r["seconds"]
+
+
+def test_wait_policy_seconds_times_each_policy():
+    out = perf.wait_policy_seconds(size=20, repeats=1)
+    assert set(out) == {"unset", "PASSIVE"} and all(v > 0 for v in out.values())
+    with pytest.raises(ValueError, match="integer size"):
+        perf.wait_policy_seconds(size=0)
 
 
 @pytest.mark.parametrize("block, width", [("mlp", 4), ("attention", 5), ("ffn", 1)])

@@ -60,6 +60,8 @@ class Level:
     rank: int
     kept: float
     dropped: float | None
+    # wall time of the level: sampling its fields and deciding the rank
+    seconds: float = 0.0
 
 
 @dataclass
@@ -86,6 +88,8 @@ class Certificate:
     seconds: float = 0.0
     method: str = "stack"
     device: str = "cpu"
+    # wall time of the lower bound's check (law gradients against the fields)
+    law_seconds: float = 0.0
     # normalized singular values of the stacked fields after each level; left out
     # of to_dict (they have up to D entries)
     # with method "incremental", each level's residual off the earlier levels
@@ -230,6 +234,7 @@ def certify(
         pool = torch.cat([pool, inputs.detach().cpu().to(pool.dtype)])
     blocks, levels, spectra, rank, stalled = [], [], [], None, False
     for level in range(max_level + 1):
+        level_start = time.perf_counter()
         missing = target - (rank.rank if rank else 0)
         n = max(missing, 0) + OVERSAMPLE
         values, ratios = sample_fields(
@@ -252,7 +257,17 @@ def certify(
             rank = space.add(blocks[-1])
         vanished = int((~alive).sum())
         spectra.append(rank.singular_values.tolist())
-        levels.append(Level(level, n, vanished, rank.rank, rank.kept, rank.dropped))
+        levels.append(
+            Level(
+                level,
+                n,
+                vanished,
+                rank.rank,
+                rank.kept,
+                rank.dropped,
+                time.perf_counter() - level_start,
+            )
+        )
         if stop_at_bound and rank.rank >= target:
             break
         if level > 0 and rank.rank == previous:
@@ -260,7 +275,9 @@ def certify(
             break
 
     # the lower bound: predicted laws independent and orthogonal to every field
+    law_start = time.perf_counter()
     law_rank, residual = _law_check(laws, model, theta, blocks)
+    law_seconds = time.perf_counter() - law_start
     status = _verdict(rank, target, stalled, law_rank, n_laws, residual)
     return Certificate(
         model=model.describe(),
@@ -282,6 +299,7 @@ def certify(
         seconds=time.perf_counter() - start,
         method=method,
         device=str(where),
+        law_seconds=law_seconds,
         spectra=spectra,
     )
 
