@@ -499,7 +499,7 @@ EXECUTED_PROFILES = ("quick",)
 
 
 def profile_note(profile: str) -> str:
-    """A MyST ``important`` admonition: the profile this page ran and which
+    """A MyST admonition (class ``important``): the profile this page ran and which
     profiles have been executed at all (:data:`EXECUTED_PROFILES`)."""
     from .profiles import PROFILES, check_profile
 
@@ -519,7 +519,7 @@ def profile_note(profile: str) -> str:
             + " never been run on a GPU: no number on this page comes from "
             + ("that scale." if len(never) == 1 else "those scales.")
         )
-    return f"```{{important}} Profiles executed\n{text}\n```"
+    return f"```{{admonition}} Profiles executed\n:class: important\n\n{text}\n```"
 
 
 def profile_rows(profiles=("quick", "gpu", "paper")):

@@ -256,7 +256,8 @@ def test_bound_text_never_rounds_below(x, text):
 
 def test_profile_note_names_what_never_ran():
     quick = protocol.profile_note("quick")
-    assert quick.startswith("```{important}") and quick.endswith("```")
+    assert quick.startswith("```{admonition} Profiles executed\n:class: important")
+    assert quick.endswith("```")
     never = [p for p in PROFILES if p not in protocol.EXECUTED_PROFILES]
     assert all(f"`{p}`" in quick for p in never)
     assert "`paper` runs the same code" in protocol.profile_note("gpu")
