@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
 from .results import results_dir
@@ -56,6 +57,22 @@ def record_verdict(chapter: str, **fields) -> Verdict:
     rows = [r for r in rows if r["theorem"] != row.theorem] + [asdict(row)]
     path.write_text(json.dumps(rows, indent=1))
     return row
+
+
+def round_up(value: float, digits: int = 2) -> str:
+    """``value`` in e-notation with ``digits`` significant digits, rounded up,
+    so that a bound such as ``ε ≤ …`` never prints below the true value.
+
+    >>> round_up(1.21e-08), round_up(1.2e-08), round_up(9.96e-10)
+    ('1.3e-08', '1.2e-08', '1.0e-09')
+    """
+    if digits < 1:
+        raise ValueError(f"expected at least 1 significant digit, got {digits}")
+    exact = Decimal(repr(float(value)))
+    if not exact.is_finite() or exact <= 0:
+        return f"{float(value):.{digits - 1}e}"
+    step = Decimal(1).scaleb(exact.adjusted() - digits + 1)
+    return f"{float(exact.quantize(step, rounding=ROUND_CEILING)):.{digits - 1}e}"
 
 
 def sweep_summary(rows) -> tuple[str, float | None]:
