@@ -102,7 +102,13 @@ def drift_against_rate(
     legend: bool = True,
 ):
     """``h_j(t) − h_j(0)`` from the flow (lines) beside the time integral of the
-    closed-form rate (markers), for a few neurons ``j``."""
+    closed-form rate (markers), for a few neurons ``j``.
+
+    ``label`` (e.g. the activation's name) ends the y-axis label. The legend, when
+    asked for, is a figure legend in one row along the top edge, so that it covers
+    no curve of any panel: leave it room, e.g. ``fig.tight_layout(rect=(0, 0, 1,
+    0.9))``.
+    """
     ax = ax or plt.gca()
     t = np.asarray(t)
     step = max(1, len(t) // 12)
@@ -112,7 +118,20 @@ def drift_against_rate(
             t[::step], np.asarray(integrated[::step, j]), "o", mfc="none", color=color
         )
     ax.set_xlabel("time t")
-    ax.set_ylabel(f"h_j(t) − h_j(0){', ' + label if label else ''}")
+    ax.set_ylabel(r"$h_j(t) - h_j(0)$" + (f", {label}" if label else ""))
     if legend:
-        ax.legend(title="lines: flow; circles: ∫ rate", loc="lower left")
+        handles, _ = ax.get_legend_handles_labels()
+        handles += [
+            plt.Line2D([], [], color="0.3", label="flow"),
+            plt.Line2D(
+                [], [], color="0.3", marker="o", mfc="none", ls="none", label="∫ rate"
+            ),
+        ]
+        ax.figure.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 1.0),
+            ncol=len(handles),
+            frameon=False,
+        )
     return ax

@@ -102,6 +102,25 @@ def test_wrong_closed_form_is_rejected():
     assert not vanishes(nonhomogeneity("gelu") - z**2 * sp.exp(-(z**2) / 2))
 
 
+@pytest.mark.parametrize("lam", [2, sp.Rational(1, 2), -1, -2, 3])
+def test_rescaled_silu_keeps_no_residue(lam):
+    from conslaw.symbolic.activations import rescaled_silu_residues
+
+    ((got, q, res, own),) = rescaled_silu_residues([lam])
+    assert got == lam and sp.simplify(q - sp.I * sp.pi / lam) == 0
+    # SiLU(λz)/λ has residue q/λ at q = iπ/λ; SiLU has q there iff q is its pole
+    assert sp.simplify(res - q / lam) == 0
+    assert sp.simplify(own - (q if lam in (1, -1) else 0)) == 0
+    assert sp.simplify(res - own) != 0
+
+
+def test_rescaled_silu_residues_rejects_zero():
+    from conslaw.symbolic.activations import rescaled_silu_residues
+
+    with pytest.raises(ValueError, match="non-zero rescaling"):
+        rescaled_silu_residues([0])
+
+
 def test_silu_poles_are_simple_with_residue_the_pole():
     poles = silu_poles(range(-3, 3))
     points = {p["pole"] for p in poles}

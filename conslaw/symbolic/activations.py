@@ -213,6 +213,34 @@ def silu_poles(ks: range = range(-2, 3)) -> list[dict[str, sp.Expr]]:
     return out
 
 
+def rescaled_silu_residues(lambdas) -> list[tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]]:
+    """Residues of a rescaled SiLU neuron ``SiLU(λz)/λ`` beside SiLU's own.
+
+    For each ``λ`` (non-zero), at the image ``q = iπ/λ`` of SiLU's pole ``iπ``:
+    the residue of ``SiLU(λz)/λ`` there (``q/λ``) and that of ``SiLU(z)`` (``q``
+    when ``q`` is a pole of SiLU, as for ``λ = −1``; 0 otherwise). The rescaled
+    neuron can equal SiLU only where the two agree for every pole.
+
+    Returns:
+        One tuple ``(λ, q, residue of SiLU(λz)/λ, residue of SiLU)`` per ``λ``.
+
+    >>> rescaled_silu_residues([-1])
+    [(-1, -I*pi, I*pi, -I*pi)]
+    """
+    w = sp.Symbol("w")
+    out = []
+    for lam in lambdas:
+        lam = sp.nsimplify(lam)
+        if lam == 0:
+            raise ValueError("expected a non-zero rescaling λ, got 0")
+        q = sp.I * sp.pi / lam
+        rescaled = sympy_activation("silu", lam * w) / lam
+        res = sp.simplify(sp.residue(rescaled, w, q))
+        own = sp.simplify(sp.residue(sympy_activation("silu", w), w, q))
+        out.append((lam, q, res, own))
+    return out
+
+
 # a positively homogeneous activation, left undefined: differentiating
 # sigma(λu) = λ sigma(u) (λ > 0) at λ = 1 gives sigma(u) = u*dsigma(u)
 SIGMA = sp.Function("sigma", real=True)
