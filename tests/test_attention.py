@@ -645,6 +645,10 @@ def test_sweep_cases_may_carry_their_seed():
     rows = certify_attention_sweep([case, (*case, 3)], seed=1)
     assert [r["seed"] for r in rows] == [1, 3]
     assert rows[0]["spectrum"] and max(rows[0]["spectrum"]) == pytest.approx(1.0)
+    # the margins of the rank decision and of the law check come with each row
+    assert rows[0]["kept"] > rows[0]["dropped"] > 0
+    assert rows[0]["gap"] == pytest.approx(rows[0]["kept"] / rows[0]["dropped"])
+    assert 0 <= rows[0]["law cosine"] < 1e-8
     with pytest.raises(ValueError, match=r"expected cases \(name, config\)"):
         certify_attention_sweep([("only a name",)])
 

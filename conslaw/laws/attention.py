@@ -23,7 +23,9 @@ the rank certificate; see :func:`paper_law_count` for the formulas themselves):
   matrices on the pairs that every ``R_m`` fixes or flips (a full symmetric block).
   When a class of ``n`` complex pairs has ``n ≥ d (H/G + 1)``, the Lie algebra is the
   special unitary one and the determinant of the stacked complex queries and keys
-  is one more law, which no symmetry of the form ``(Q A, K A^{−T})`` gives.
+  is conserved too. Its modulus is a function of the Hermitian form
+  (``|det M|² = ±det(Mᴴ J M)``, ``J = diag(I, −I)``), so it is one more real law,
+  its phase, which no symmetry of the form ``(Q A, K A^{−T})`` gives.
 - Learned absolute encodings, the causal mask and the residual connection add no
   law and remove none (for sequence length at least 2).
 """

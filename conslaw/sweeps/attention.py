@@ -136,7 +136,10 @@ def certify_attention_sweep(
 
     Returns:
         dicts with ``name, config, model, seed, D, predicted, paper, certified,
-        gap, status, seconds, source, spectrum``: ``predicted`` is the count of
+        gap, kept, dropped, law cosine, status, seconds, source, spectrum``
+        (``kept``, ``dropped``: the last kept and first dropped normalized
+        singular values; ``law cosine``: the largest cosine between a predicted
+        law's gradient and a sampled field): ``predicted`` is the count of
         :func:`~conslaw.laws.attention.attention_laws`, ``paper`` the formula of
         :func:`~conslaw.laws.attention.paper_law_count`, ``spectrum`` the
         normalized singular values after the last bracket level.
@@ -161,6 +164,9 @@ def certify_attention_sweep(
             "paper": paper_law_count(model),
             "certified": cert.certified,
             "gap": cert.gap,
+            "kept": cert.kept,
+            "dropped": cert.dropped,
+            "law cosine": cert.law_residual,
             "status": cert.status,
             "seconds": time.perf_counter() - start,
             "source": attention_laws(model).source,
