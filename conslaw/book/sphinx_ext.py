@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 from pathlib import Path
 
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
-from ..profiles import active_profile
+from ..profiles import PROFILES, active_profile, check_profile
 from .cache import Cache
 from .chapters import is_summary, read_text
 from .execute import RECORDS_ENV, ChapterError, execute_chapter
@@ -46,9 +47,38 @@ def _ordered_docs(app, env) -> list[str]:
     return ordered + sorted(set(env.found_docs) - set(ordered))
 
 
+def build_profile(app) -> str:
+    """The profile of this build: Sphinx's ``conslaw_profile``, else
+    ``CONSLAW_PROFILE``, else quick. A name that is no profile stops the build
+    with one line (an ExtensionError) saying what to set."""
+    name = app.config.conslaw_profile
+    try:
+        if name:
+            return check_profile(
+                name,
+                what=f"conslaw_profile={name!r} names no profile",
+                hint="set sphinx: config: conslaw_profile in _config.yml to one of "
+                f"{', '.join(PROFILES)}",
+            )
+        return active_profile()
+    except ValueError as err:
+        raise ExtensionError(str(err)) from None
+
+
+def check_build_profile(app, config) -> None:
+    """``config-inited``: stop a build whose profile is no profile before it
+    reads anything, with one line on stderr and exit status 2 (jupyter-book
+    prints a traceback for every exception of a build, so this one exits)."""
+    try:
+        build_profile(app)
+    except ExtensionError as err:
+        sys.stderr.write(f"conslaw: error: {err.message}\n")
+        raise SystemExit(2) from None
+
+
 def execute_all(app, env, added, changed, removed):
     """``env-get-outdated``: execute (or load) all chapters; return re-read docs."""
-    profile = app.config.conslaw_profile or active_profile()
+    profile = build_profile(app)
     cache = Cache(cache_folder(app))
     root = Path(app.srcdir)
     chapters = []
@@ -120,6 +150,7 @@ def publish_results(app, exception):
 
 def setup(app):
     app.add_config_value("conslaw_profile", None, "env")
+    app.connect("config-inited", check_build_profile)
     app.connect("env-get-outdated", execute_all)
     app.connect("build-finished", publish_results)
     return {"version": "0.1", "parallel_read_safe": False, "parallel_write_safe": True}
