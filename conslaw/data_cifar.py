@@ -34,7 +34,8 @@ def cifar10(
     Args:
         split: ``"train"`` (50,000 images) or ``"test"`` (10,000).
         data_dir: the folder holding ``cifar-10-batches-py`` (default:
-            ``$CONSLAW_DATA``, else ``./data``).
+            ``$CONSLAW_DATA``, else the repository's ``data/``; see
+            :func:`conslaw.data_text.data_root`).
         n: keep the first ``n`` images.
         dtype: of the inputs.
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from .paths import repository_root
+
 DATA_ENV = "CONSLAW_DATA"
 LEVELS = ("bytes", "chars")
 CORPORA = ("pydoc", "wikitext103", "ptb")
@@ -42,18 +44,25 @@ SPLITS = {"train": "train", "valid": "valid", "test": "test"}
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
-    """The folder local data sets are read from: ``data_dir``, else
-    ``$CONSLAW_DATA``, else ``./data``."""
+    """The folder local data sets are read from, as an absolute path:
+    ``data_dir``, else ``$CONSLAW_DATA``, else ``data/`` in the repository's root
+    folder (the book's root found from the working directory upward, which holds
+    when a chapter runs from ``book/``, else the checkout the package was
+    installed from), else ``./data``."""
     if data_dir is not None:
-        return Path(data_dir).expanduser()
-    return Path(os.environ.get(DATA_ENV) or "data").expanduser()
+        return Path(data_dir).expanduser().resolve()
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser().resolve()
+    root = repository_root()
+    return (root if root is not None else Path.cwd()) / "data"
 
 
 def missing_data(what: str, expected: Path, how: str) -> FileNotFoundError:
     """The one-line error for a data set that is not on disk."""
     return FileNotFoundError(
-        f"{what} not found: expected {expected}; {how}, or pass data_dir / set "
-        f"{DATA_ENV} to the folder that holds it (nothing is downloaded)"
+        f"{what} not found: expected {Path(expected).resolve()}; {how}, or pass "
+        f"data_dir / set {DATA_ENV} to the folder that holds it (nothing is "
+        "downloaded)"
     )
 
 
