@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import jupytext
@@ -58,9 +59,60 @@ def chapter_name(path: Path) -> str:
     return Path(path).stem
 
 
+def settings_call(nb: nbformat.NotebookNode) -> tuple[str, dict[str, str]] | None:
+    """How a chapter calls ``conslaw.settings``: the chapter name it passes and
+    which parameter feeds which setting (``{"profile": "profile", "samples":
+    "samples", ...}``), read from the first code cell that calls it; None when no
+    cell does (or the call is not a plain ``settings("NAME", profile, k=v)``)."""
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "settings(" not in cell.source:
+            continue
+        # IPython lines (magics, shell escapes) are not Python
+        source = "\n".join(
+            "" if line.lstrip().startswith(("%", "!")) else line
+            for line in cell.source.splitlines()
+        )
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else None
+            called = called or (func.id if isinstance(func, ast.Name) else None)
+            if called != "settings" or not node.args:
+                continue
+            first = node.args[0]
+            if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                continue
+            feeds = {}
+            if len(node.args) > 1 and isinstance(node.args[1], ast.Name):
+                feeds[node.args[1].id] = "profile"
+            for kw in node.keywords:
+                if kw.arg and isinstance(kw.value, ast.Name):
+                    feeds[kw.value.id] = kw.arg
+            return first.value, feeds
+    return None
+
+
+def book_root_error(root: Path) -> ValueError:
+    """The one-line error for a ``--root`` that holds no book."""
+    return ValueError(
+        f"no book found at {Path(root).resolve()} (no book/ folder there): run "
+        "from the repository's root folder or pass --root PATH"
+    )
+
+
 def find_chapter(name: str, root: Path) -> Path:
-    """Resolve a chapter name or path; raise a ValueError listing the chapters."""
+    """Resolve a chapter name or path; raise a ValueError listing the chapters,
+    or saying that ``root`` holds no book."""
     root = Path(root)
+    if not (root / "book").is_dir() and not (
+        Path(name).suffix == ".md" and Path(name).is_file()
+    ):
+        raise book_root_error(root)
     candidates = [
         Path(name),
         root / name,

@@ -74,6 +74,14 @@ def _failure(path: Path, text: str, nb_in, err) -> ChapterError:
     return ChapterError(msg)
 
 
+# how a chapter was executed (``record["executed_by"]``), as the provenance box
+# says it; records written before the field existed came from the build
+EXECUTED_BY = {
+    "build": "by papermill during the book's build",
+    "run": "by `conslaw run`",
+}
+
+
 def provenance_cell(record: dict) -> nbformat.NotebookNode:
     """A markdown cell with the record, appended to every executed chapter."""
     params = ", ".join(f"`{k}={v!r}`" for k, v in sorted(record["parameters"].items()))
@@ -87,9 +95,10 @@ def provenance_cell(record: dict) -> nbformat.NotebookNode:
         ("wall time", f"{record['seconds']:.1f} s"),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+    how = EXECUTED_BY.get(record.get("executed_by", "build"), EXECUTED_BY["build"])
     body = (
         "```{admonition} Provenance\n:class: note\n"
-        "This page was executed by papermill during the book's build.\n\n"
+        f"This page was executed {how}.\n\n"
         f"| | |\n|---|---|\n{table}\n```"
     )
     cell = nbformat.v4.new_markdown_cell(body)
@@ -97,14 +106,106 @@ def provenance_cell(record: dict) -> nbformat.NotebookNode:
     return cell
 
 
-def _device_name(parameters: dict) -> str:
+def device_used(requested: str = "auto") -> tuple[str, str | None]:
+    """The device a chapter asking for ``requested`` runs on here, and the
+    warning of a fallback (``cuda`` without a GPU runs on the CPU), or None."""
     import warnings
 
     from ..device import resolve_device
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return str(resolve_device(parameters.get("device", "auto")))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        device = str(resolve_device(requested))
+    fallback = next((str(w.message) for w in caught), None)
+    return device, fallback
+
+
+def _device_name(parameters: dict) -> str:
+    return device_used(parameters.get("device", "auto"))[0]
+
+
+def chapter_title(nb, default: str) -> str:
+    """The text of the chapter's first ``# `` heading, else ``default``."""
+    return next(
+        (
+            c.source.lstrip("# ").splitlines()[0]
+            for c in nb.cells
+            if c.cell_type == "markdown" and c.source.startswith("# ")
+        ),
+        default,
+    )
+
+
+def provenance_record(
+    path: Path,
+    root: Path,
+    *,
+    profile: str,
+    parameters: dict,
+    device: str,
+    seconds: float,
+    executed_by: str = "build",
+    title: str | None = None,
+) -> dict:
+    """Where and how a chapter ran: the same record for the build and for
+    ``conslaw run``.
+
+    Args:
+        path: the chapter's ``.md`` file; ``root`` the book's root folder.
+        profile: the profile it ran under; ``parameters`` those injected.
+        device: the device used (see :func:`device_used`), not the one asked for.
+        seconds: wall time of the execution.
+        executed_by: ``"build"`` or ``"run"`` (see :data:`EXECUTED_BY`).
+        title: the chapter's title (default: its name).
+    """
+    path, root = Path(path), Path(root)
+    name = chapter_name(path)
+    return {
+        "chapter": name,
+        "source": str(path.relative_to(root))
+        if path.is_relative_to(root)
+        else str(path),
+        "title": title or name,
+        "profile": profile,
+        "parameters": parameters,
+        "device": device,
+        "versions": library_versions(),
+        "commit": git_commit(root),
+        "executed": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "executed_by": executed_by,
+        "seconds": round(seconds, 2),
+    }
+
+
+# lines of the kernel's own log (its stderr) shown when the kernel dies
+KERNEL_LOG_LINES = 20
+# what every kernel logs at start, left out of that tail
+_LOG_NOISE = ("running over TCP without encryption",)
+
+
+def _kernel_manager(log: Path):
+    """A kernel manager whose kernel writes its own log (stderr: transport
+    warnings, its complaints while being shut down after Ctrl-C) to ``log``
+    instead of the terminal. A cell's output does not go there: it comes back
+    in the notebook."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            with open(log, "ab") as stream:  # the kernel keeps its own copy
+                kw["stderr"] = stream
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return LoggedKernelManager
+
+
+def _log_tail(log: Path) -> str:
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    lines = [line for line in lines if not any(n in line for n in _LOG_NOISE)]
+    return "\n".join(lines[-KERNEL_LOG_LINES:])
 
 
 def run_notebook(
@@ -118,6 +219,7 @@ def run_notebook(
     """Execute a chapter's text with papermill; return the executed notebook and
     the wall time. Raises :class:`ChapterError` if a cell raises."""
     import papermill
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     nb_in = read_text(text)
@@ -129,6 +231,7 @@ def run_notebook(
     try:
         with tempfile.TemporaryDirectory(prefix="conslaw-") as tmp:
             src, out = Path(tmp) / "in.ipynb", Path(tmp) / "out.ipynb"
+            log = Path(tmp) / "kernel.log"
             nbformat.write(nb_in, src)
             try:
                 papermill.execute_notebook(
@@ -140,9 +243,18 @@ def run_notebook(
                     progress_bar=False,
                     log_output=log_output,
                     request_save_on_cell_execute=False,
+                    kernel_manager_class=_kernel_manager(log),
                 )
             except PapermillExecutionError as err:
                 raise _failure(path, text, nb_in, err) from None
+            except DeadKernelError as err:
+                tail = _log_tail(log)
+                raise ChapterError(
+                    f"chapter {path.name}: the kernel died while executing it "
+                    f"({err}): killed from outside, often by the out-of-memory "
+                    "killer (try smaller settings)"
+                    + (f"\nthe kernel's log:\n{tail}" if tail else "")
+                ) from None
             nb = nbformat.read(out, as_version=4)
     finally:
         for k, v in saved.items():
@@ -193,28 +305,16 @@ def execute_chapter(
     results = cache.folder / f".{name}-{key}.results.tmp"
     try:
         executed, seconds = run_notebook(path, text, params, results, env)
-        record = {
-            "chapter": name,
-            "source": str(path.relative_to(root))
-            if path.is_relative_to(root)
-            else str(path),
-            "title": next(
-                (
-                    c.source.lstrip("# ").splitlines()[0]
-                    for c in nb.cells
-                    if c.cell_type == "markdown" and c.source.startswith("# ")
-                ),
-                name,
-            ),
-            "profile": profile,
-            "parameters": params,
-            "device": _device_name(params),
-            "versions": library_versions(),
-            "commit": git_commit(root),
-            "executed": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "seconds": round(seconds, 2),
-            "key": key,
-        }
+        record = provenance_record(
+            path,
+            root,
+            profile=profile,
+            parameters=params,
+            device=_device_name(params),
+            seconds=seconds,
+            title=chapter_title(nb, name),
+        )
+        record["key"] = key
         finish_notebook(executed, record)
         cache.store(name, key, executed, record, results)
     finally:

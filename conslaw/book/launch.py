@@ -107,13 +107,25 @@ def add_parser(commands) -> None:
         "launch buttons open); with --check, only report stale ones.",
     )
     sub.add_argument("--check", action="store_true", help="fail if one is stale")
-    sub.add_argument("--root", type=Path, default=Path("."), help="the book's root")
+    sub.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="the book's root (default: the nearest folder at or above here "
+        "holding _config.yml, _toc.yml and book/)",
+    )
     sub.set_defaults(handler=main)
 
 
 def main(args) -> int:
+    from ..paths import find_book_root
+    from .chapters import book_root_error
+
+    root = args.root if args.root is not None else find_book_root() or Path.cwd()
     try:
-        stale = sync_notebooks(args.root, check=args.check)
+        if not (root / "book").is_dir():
+            raise book_root_error(root)
+        stale = sync_notebooks(root, check=args.check)
     except (OSError, ValueError) as err:
         print(f"conslaw notebooks: error: {err}", file=sys.stderr)
         return 2
