@@ -94,3 +94,81 @@ def test_run_rejects_unknown_chapter_and_parameter(root):
     assert "profile" in result.stderr
     result = run_cli("run", "feedforward", "-p", "profile", "huge", "--root", str(root))
     assert result.returncode == 2 and "unknown profile 'huge'" in result.stderr
+
+
+def test_bare_command_prints_usage_and_commands():
+    result = run_cli()
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: conslaw")
+    for command in ("certify", "run", "notebooks"):
+        assert command in result.stderr
+
+
+def test_certify_help_documents_exit_status():
+    result = run_cli("certify", "ffn", "--help")
+    assert result.returncode == 0
+    assert "DESIGN" not in result.stdout
+    text = " ".join(result.stdout.split())
+    assert "Exit status: 0 when the certificate ran" in text
+    assert "extra laws, inconclusive" in text and "2 for bad input" in text
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (
+            ["ffn", "--activation", "relu", "--widths", "-3,4,2"],
+            "conslaw certify ffn: error: argument --widths: expected comma-separated "
+            "positive integers such as 3,4,2, got '-3,4,2'",
+        ),
+        (
+            ["attention", "--d", "-3"],
+            "conslaw certify attention: error: argument --d: expected a positive",
+        ),
+        (
+            ["attention", "--pe", "rope", "--dk", "3"],
+            "conslaw certify attention: error: --pe rope rotates pairs",
+        ),
+        (
+            ["moe", "--gate", "softmax", "--experts", "2", "--expert", "relu"]
+            + ["--widths", "3,2"],
+            "conslaw certify moe: error: --widths takes three widths",
+        ),
+        (
+            ["ffn", "--activation", "gelu", "--widths", "200,300,100"]
+            + ["--max-memory-gb", "100"],
+            "conslaw certify ffn: error: FFN 200-300-100, gelu has D = 90,400 "
+            "parameters: its certificate needs about 327 GB",
+        ),
+    ],
+)
+def test_errors_name_the_subcommand(args, needle):
+    result = run_cli("certify", *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(needle)
+
+
+def test_memory_guard_names_the_fix(capsys):
+    args = ["certify", "ffn", "--activation", "relu", "--widths", "3,4,2"]
+    assert main([*args, "--max-memory-gb", "0.001"]) == 2
+    err = capsys.readouterr().err
+    assert "more than the limit of 0.001 GB given" in err
+    assert "certify smaller widths, or pass --max-memory-gb GB" in err
+
+
+def test_certificate_memory_grows_like_d_squared():
+    from conslaw import FFN
+    from conslaw.certificate import certificate_memory, check_certificate_memory
+    from conslaw.certificate.memory import FIELD_FACTOR, FIXED_BYTES
+
+    small, large = FFN([10, 20, 10], "gelu"), FFN([20, 40, 20], "gelu")
+    for model in (small, large):
+        D = model.num_parameters
+        assert certificate_memory(model) == int(FIELD_FACTOR * 8 * D * D + FIXED_BYTES)
+    # a ReLU network adds the output weights over its pool of region inputs
+    assert certificate_memory(FFN([10, 20, 10], "relu")) > certificate_memory(small)
+    assert check_certificate_memory(small, limit_gb=10) == certificate_memory(small)
+    with pytest.raises(MemoryError, match=r"D = 1,660 parameters.*pass a larger"):
+        check_certificate_memory(large, limit_gb=0.01)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 
@@ -40,6 +41,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """A positive finite number (an argparse ``type``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def seed_int(text: str) -> int:
     """A non-negative integer seed (an argparse ``type``)."""
     try:
@@ -63,4 +75,13 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of a summary"
+    )
+    parser.add_argument(
+        "--max-memory-gb",
+        type=positive_float,
+        default=None,
+        metavar="GB",
+        help="refuse models whose certificate is estimated to need more than GB "
+        "gigabytes (default: the memory available now; see "
+        "conslaw.certificate.certificate_memory)",
     )
