@@ -18,7 +18,7 @@ from torch.func import jacrev
 from ..device import resolve_device
 from ..laws.base import LawSet, predicted_laws
 from ..models.base import FunctionalModel, Params
-from .fields import sample_fields
+from .levels import CANCELLATION_TOL, OVERSAMPLE, Level, sample_levels
 from .points import generic_point, region_pool
 from .rank import MIN_GAP, Rank, RowSpace, normalized_rows, numerical_rank
 
@@ -27,10 +27,6 @@ from .rank import MIN_GAP, Rank, RowSpace, normalized_rows, numerical_rank
 # derivatives is near 1e-13, a law that does not hold shows cosines of order 1e-2.
 ORTHOGONALITY_TOL = 1e-8
 
-# A sampled bracket whose cancellation ratio (see fields.py) is below this is
-# round-off of a bracket that vanishes identically, and is left out of the rank.
-CANCELLATION_TOL = 1e-10
-
 # Claiming laws beyond the predicted ones rests on calling the dropped singular
 # values zero, so it needs a wider gap than completeness does (whose rank is capped
 # by the checked laws). Genuine extra laws (dead or linear ReLU units, scalar
@@ -38,30 +34,12 @@ CANCELLATION_TOL = 1e-10
 # on two positions at base 1e4 showed spurious ones with gaps near 1e3.
 EXTRA_LAWS_GAP = 1e6
 
-# extra fields drawn at every level beyond the rank still missing, so that the
-# stacked matrix always has dropped singular values to show the gap with
-OVERSAMPLE = 8
-
 # how the rank is decided: "stack" takes one SVD of all fields so far after each
 # level (the exact spectrum of the stack, for the figures); "incremental" factors
 # level 0 once and then only each level's residual off the span found so far.
 # "auto" stacks up to this many parameters, where an SVD costs milliseconds.
 RANK_METHODS = ("auto", "stack", "incremental")
 STACK_UP_TO = 1024
-
-
-@dataclass
-class Level:
-    """What one bracket level added."""
-
-    level: int
-    fields: int
-    vanished: int
-    rank: int
-    kept: float
-    dropped: float | None
-    # wall time of the level: sampling its fields and deciding the rank
-    seconds: float = 0.0
 
 
 @dataclass
@@ -224,61 +202,32 @@ def certify(
     target = D - n_laws
     if method == "auto":
         method = "stack" if D <= STACK_UP_TO else "incremental"
-    space = RowSpace(D) if method == "incremental" else None
 
     # sample fields level by level until the bound is met or the rank stalls
-    gen = torch.Generator().manual_seed(10_007 * int(seed) + 1)
     cpu_params = {k: v.detach().cpu() for k, v in params.items()}
     pool = region_pool(model, cpu_params, scales, seed=seed)
     if inputs is not None:
         pool = torch.cat([pool, inputs.detach().cpu().to(pool.dtype)])
-    blocks, levels, spectra, rank, stalled = [], [], [], None, False
-    for level in range(max_level + 1):
-        level_start = time.perf_counter()
-        missing = target - (rank.rank if rank else 0)
-        n = max(missing, 0) + OVERSAMPLE
-        values, ratios = sample_fields(
-            model,
-            theta,
-            level,
-            n,
-            gen,
-            batch=batch,
-            scales=scales,
-            pool=pool,
-            chunk_size=chunk_size,
-        )
-        alive = ratios > CANCELLATION_TOL
-        blocks.append(values[alive])
-        previous = rank.rank if rank else 0
-        if space is None:
-            rank = numerical_rank(torch.cat(blocks))
-        else:
-            rank = space.add(blocks[-1])
-        vanished = int((~alive).sum())
-        spectra.append(rank.singular_values.tolist())
-        levels.append(
-            Level(
-                level,
-                n,
-                vanished,
-                rank.rank,
-                rank.kept,
-                rank.dropped,
-                time.perf_counter() - level_start,
-            )
-        )
-        if stop_at_bound and rank.rank >= target:
-            break
-        if level > 0 and rank.rank == previous:
-            stalled = True
-            break
+    stack = sample_levels(
+        model,
+        theta,
+        pool,
+        seed=seed,
+        target=target,
+        max_level=max_level,
+        batch=batch,
+        scales=scales,
+        chunk_size=chunk_size,
+        space=RowSpace(D) if method == "incremental" else None,
+        stop_at_target=stop_at_bound,
+    )
+    rank = stack.rank
 
     # the lower bound: predicted laws independent and orthogonal to every field
     law_start = time.perf_counter()
-    law_rank, residual = _law_check(laws, model, theta, blocks)
+    law_rank, residual = _law_check(laws, model, theta, stack.blocks)
     law_seconds = time.perf_counter() - law_start
-    status = _verdict(rank, target, stalled, law_rank, n_laws, residual)
+    status = _verdict(rank, target, stack.stalled, law_rank, n_laws, residual)
     return Certificate(
         model=model.describe(),
         parameters=D,
@@ -293,15 +242,23 @@ def certify(
         law_rank=law_rank.rank,
         law_gap=law_rank.gap,
         law_residual=residual,
-        levels=levels,
+        levels=stack.levels,
         draws=draws,
         seed=int(seed),
         seconds=time.perf_counter() - start,
         method=method,
         device=str(where),
         law_seconds=law_seconds,
-        spectra=spectra,
+        spectra=stack.spectra,
     )
 
 
-__all__ = ["MIN_GAP", "RANK_METHODS", "Certificate", "Level", "certify"]
+__all__ = [
+    "CANCELLATION_TOL",
+    "MIN_GAP",
+    "OVERSAMPLE",
+    "RANK_METHODS",
+    "Certificate",
+    "Level",
+    "certify",
+]

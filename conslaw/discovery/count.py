@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..certificate import generic_point, sample_fields
-from ..certificate.certify import CANCELLATION_TOL, OVERSAMPLE, Level
+from ..certificate import generic_point
+from ..certificate.levels import Level, sample_levels
 from ..certificate.points import dead_or_linear_units, region_pool
-from ..certificate.rank import normalized_rows, numerical_rank
+from ..certificate.rank import normalized_rows
 from ..models.base import FunctionalModel
 from .adapter import Adapted, Frozen, Sampler, adapt, flat_names, transformable
 
@@ -177,38 +177,31 @@ def count_laws(
     unswitched = _unswitched(adapted, scales, seed)
 
     # stack fields level by level until the rank stops growing
-    gen = torch.Generator().manual_seed(10_007 * int(seed) + 1)
     pool = region_pool(adapted, adapted.point, scales, seed=seed)
-    blocks, levels, rank, status = [], [], None, "still growing"
-    for level in range(max_level + 1):
-        n = D - (rank.rank if rank else 0) + OVERSAMPLE
-        with transformable(adapted):
-            values, ratios = sample_fields(
-                adapted,
-                theta,
-                level,
-                n,
-                gen,
-                batch=batch,
-                scales=scales,
-                pool=pool,
-                chunk_size=chunk_size,
-            )
-        alive = ratios > CANCELLATION_TOL
-        blocks.append(values[alive])
-        previous = rank.rank if rank else 0
-        rank = numerical_rank(torch.cat(blocks))
-        levels.append(
-            Level(level, n, int((~alive).sum()), rank.rank, rank.kept, rank.dropped)
-        )
-        if rank.rank == D or (level > 0 and rank.rank == previous):
-            status = "final"
-            break
+    stack = sample_levels(
+        adapted,
+        theta,
+        pool,
+        seed=seed,
+        target=D,
+        max_level=max_level,
+        batch=batch,
+        scales=scales,
+        chunk_size=chunk_size,
+        context=lambda: transformable(adapted),
+    )
+    rank = stack.rank
     if not rank.clear:
         status = "unclear gap"
+    elif stack.reached or stack.stalled:
+        status = "final"
+    else:
+        status = "still growing"
 
     # the directions orthogonal to every stacked field
-    _, _, vh = torch.linalg.svd(normalized_rows(torch.cat(blocks)), full_matrices=True)
+    _, _, vh = torch.linalg.svd(
+        normalized_rows(torch.cat(stack.blocks)), full_matrices=True
+    )
     basis = vh[rank.rank :].T.contiguous()  # (D, D - rank)
     return LawCount(
         model=adapted.describe(),
@@ -219,7 +212,7 @@ def count_laws(
         kept=rank.kept,
         dropped=rank.dropped,
         status=status,
-        levels=levels,
+        levels=stack.levels,
         basis=basis,
         theta=theta,
         names=flat_names(adapted),
