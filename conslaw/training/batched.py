@@ -426,40 +426,24 @@ def train_grid(
         a :class:`GridResult` with ``R = len(lrs) · len(seeds)`` runs, on the CPU.
     """
     lrs, seeds = _check(lrs, seeds, steps, batch_size, every, optimizer, len(data))
-    dev = resolve_device(device)
-    dtype = resolve_dtype(dtype, dev)
-    data = _to(data, dev, dtype)
-    runs = [(lr, s) for lr in lrs for s in seeds]
-    size = len(runs) if chunk is None else chunk
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}")
-    report = _Progress(label, steps, progress)
-    start = time.perf_counter()
-    parts = []
-    with cpu_threads(threads):
-        for a in range(0, len(runs), size):
-            part = runs[a : a + size]
-            tag = f"{a + 1}-{a + len(part)}/{len(runs)}"
-            parts.append(
-                _run_chunk(
-                    model,
-                    data,
-                    laws,
-                    [r[0] for r in part],
-                    [r[1] for r in part],
-                    steps=steps,
-                    batch_size=batch_size,
-                    every=every,
-                    loss=loss,
-                    optimizer=optimizer,
-                    dev=dev,
-                    dtype=dtype,
-                    batched=True,
-                    progress=lambda k, v, _, tag=tag: report(k, v, tag),
-                    label=label,
-                )
-            )
-    return _result(parts, runs, start, dev, dtype, optimizer)
+    return _train(
+        model,
+        data,
+        laws,
+        [(lr, s) for lr in lrs for s in seeds],
+        chunk=chunk,
+        batched=True,
+        steps=steps,
+        batch_size=batch_size,
+        loss=loss,
+        every=every,
+        optimizer=optimizer,
+        device=device,
+        dtype=dtype,
+        threads=threads,
+        progress=progress,
+        label=label,
+    )
 
 
 def train_run(
@@ -485,30 +469,80 @@ def train_run(
     (lr,), (seed,) = _check(
         [lr], [seed], steps, batch_size, every, optimizer, len(data)
     )
+    return _train(
+        model,
+        data,
+        laws,
+        [(lr, seed)],
+        chunk=None,
+        batched=False,
+        steps=steps,
+        batch_size=batch_size,
+        loss=loss,
+        every=every,
+        optimizer=optimizer,
+        device=device,
+        dtype=dtype,
+        threads=threads,
+        progress=progress,
+        label=label,
+    )
+
+
+def _train(
+    model,
+    data,
+    laws,
+    runs,
+    *,
+    chunk,
+    batched,
+    steps,
+    batch_size,
+    loss,
+    every,
+    optimizer,
+    device,
+    dtype,
+    threads,
+    progress,
+    label,
+) -> GridResult:
+    """Train ``runs``, a list of ``(lr, seed)``, in chunks of ``chunk`` runs (all
+    by default): batched with ``vmap``, or one run without (``batched=False``)."""
     dev = resolve_device(device)
     dtype = resolve_dtype(dtype, dev)
     data = _to(data, dev, dtype)
+    size = len(runs) if chunk is None else chunk
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}")
     report = _Progress(label, steps, progress)
     start = time.perf_counter()
+    parts = []
     with cpu_threads(threads):
-        part = _run_chunk(
-            model,
-            data,
-            laws,
-            [lr],
-            [seed],
-            steps=steps,
-            batch_size=batch_size,
-            every=every,
-            loss=loss,
-            optimizer=optimizer,
-            dev=dev,
-            dtype=dtype,
-            batched=False,
-            progress=lambda k, v, _: report(k, v, "1/1"),
-            label=label,
-        )
-    return _result([part], [(lr, seed)], start, dev, dtype, optimizer)
+        for a in range(0, len(runs), size):
+            part = runs[a : a + size]
+            tag = f"{a + 1}-{a + len(part)}/{len(runs)}" if batched else "1/1"
+            parts.append(
+                _run_chunk(
+                    model,
+                    data,
+                    laws,
+                    [r[0] for r in part],
+                    [r[1] for r in part],
+                    steps=steps,
+                    batch_size=batch_size,
+                    every=every,
+                    loss=loss,
+                    optimizer=optimizer,
+                    dev=dev,
+                    dtype=dtype,
+                    batched=batched,
+                    progress=lambda k, v, _, tag=tag: report(k, v, tag),
+                    label=label,
+                )
+            )
+    return _result(parts, runs, start, dev, dtype, optimizer)
 
 
 def _to(data, dev, dtype):
