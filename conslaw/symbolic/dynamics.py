@@ -55,6 +55,12 @@ def _check_size(n: int) -> int:
     return n
 
 
+def _symbols(n: int, *names: str) -> list[sp.Matrix]:
+    """Symbolic vectors of size ``n`` by name; ``"M"`` is the symmetric matrix."""
+    n = _check_size(n)
+    return [_symmetric(n) if s == "M" else _vector(s, n) for s in names]
+
+
 def check_identity(label: str, residual, relation) -> Identity:
     """Reduce ``residual`` modulo ``relation`` (polynomials in the vector and
     matrix symbols, coefficients in ``τ, λ, β``)."""
@@ -79,13 +85,7 @@ def descent_identities(n: int = 3) -> list[Identity]:
     ``h(θ − τ(g + λθ)) = (1 − τλ)² h(θ) + (τ²/2) gᵀMg``; for a linear law,
     ``⟨c, θ − τ(g + λθ)⟩ = (1 − τλ) ⟨c, θ⟩``.
     """
-    n = _check_size(n)
-    theta, g, c, M = (
-        _vector("theta", n),
-        _vector("g", n),
-        _vector("c", n),
-        _symmetric(n),
-    )
+    theta, g, c, M = _symbols(n, "theta", "g", "c", "M")
     h = quadratic(M)
     rel = (g.T * M * theta)[0]
     plain = h(theta - tau * g) - h(theta) - tau**2 * h(g)
@@ -110,13 +110,7 @@ def heavy_ball_identity(n: int = 3) -> Identity:
 
     modulo ``g_kᵀMθ_k = 0``.
     """
-    n = _check_size(n)
-    theta, prev, g, M = (
-        _vector("theta", n),
-        _vector("prev", n),
-        _vector("g", n),
-        _symmetric(n),
-    )
+    theta, prev, g, M = _symbols(n, "theta", "prev", "g", "M")
     h = quadratic(M)
     nxt = theta + beta * (theta - prev) - tau * (g + lam * theta)
     residual = (
@@ -135,8 +129,7 @@ def momentum_linear_identity(n: int = 3) -> Identity:
     """A linear law's velocity: ``⟨c, βv + g + λθ⟩ = β⟨c, v⟩ + λ⟨c, θ⟩`` modulo
     ``cᵀg = 0``; from ``v₀ = 0`` and ``λ = 0``, ``⟨c, v⟩`` stays 0 and the law
     is kept exactly."""
-    n = _check_size(n)
-    theta, v, g, c = (_vector(s, n) for s in ("theta", "v", "g", "c"))
+    theta, v, g, c = _symbols(n, "theta", "v", "g", "c")
     new_v = beta * v + g + lam * theta
     residual = (c.T * new_v)[0] - beta * (c.T * v)[0] - lam * (c.T * theta)[0]
     return check_identity("momentum: ⟨c,v'⟩ = β⟨c,v⟩ + λ⟨c,θ⟩", residual, (c.T * g)[0])
@@ -151,13 +144,7 @@ def flow_decay(n: int = 3) -> dict:
     >>> flow_decay(2)["solutions"]
     {'quadratic': h0*exp(-2*lambda*t), 'linear': s0*exp(-lambda*t)}
     """
-    n = _check_size(n)
-    theta, g, c, M = (
-        _vector("theta", n),
-        _vector("g", n),
-        _vector("c", n),
-        _symmetric(n),
-    )
+    theta, g, c, M = _symbols(n, "theta", "g", "c", "M")
     velocity = -g - lam * theta
     rate_h = (velocity.T * M * theta)[0]  # ∇h = Mθ
     rate_s = (c.T * velocity)[0]
@@ -215,13 +202,7 @@ def kunin_law_identity(n: int = 3) -> Identity:
     With ``m θ̈ = −(1 − β) θ̇ − g − λθ`` and ``m = τ(1 + β)/2``, the law
     ``h = ½θᵀMθ`` obeys ``m ḧ + (1 − β) ḣ + 2λ h = m θ̇ᵀMθ̇`` modulo ``gᵀMθ``.
     """
-    n = _check_size(n)
-    theta, vel, g, M = (
-        _vector("theta", n),
-        _vector("v", n),
-        _vector("g", n),
-        _symmetric(n),
-    )
+    theta, vel, g, M = _symbols(n, "theta", "v", "g", "M")
     m = tau * (1 + beta) / 2
     m_acc = -((1 - beta) * vel + g + lam * theta)  # m θ̈, from the equation
     h = quadratic(M)
