@@ -9,10 +9,9 @@ import torch
 from torch.func import grad
 
 from ..data import Dataset
-from ..device import resolve_device
 from ..models.base import FunctionalModel, Params
-from .flow import full_batch_loss
-from .tracking import Tracked, stack_tracked
+from .flow import along_trajectory, full_batch_start
+from .tracking import Tracked
 
 
 @dataclass
@@ -46,31 +45,16 @@ def gradient_descent(
         raise ValueError(
             f"expected steps >= 1 and every >= 1, got steps={steps}, every={every}"
         )
-    dev = resolve_device(device)
-    data = data.to(dev)
-    theta = model.flatten(params).detach().to(dev, torch.float64)
-    objective = full_batch_loss(model, data, loss)
+    _, data, theta, objective = full_batch_start(model, params, data, loss, device)
     gradient = grad(objective)
     schedule = lr if callable(lr) else (lambda k: lr)
 
-    recorded, thetas, rows, losses = [], [], [], []
-
-    def record(k, th):
-        recorded.append(k)
-        thetas.append(th)
-        losses.append(objective(th))
-        if track:
-            rows.append(track(model.unflatten(th)))
-
+    recorded, thetas = [0], [theta]
     with torch.no_grad():
-        record(0, theta)
         for k in range(steps):
             theta = theta - schedule(k) * gradient(theta)
             if (k + 1) % every == 0 or k + 1 == steps:
-                record(k + 1, theta)
-    return DescentResult(
-        torch.tensor(recorded),
-        torch.stack(losses),
-        stack_tracked(rows) if rows else {},
-        torch.stack(thetas),
-    )
+                recorded.append(k + 1)
+                thetas.append(theta)
+    losses, tracked = along_trajectory(model, objective, thetas, track)
+    return DescentResult(torch.tensor(recorded), losses, tracked, torch.stack(thetas))

@@ -45,6 +45,53 @@ def full_batch_loss(model: FunctionalModel, data: Dataset, loss: str | Callable)
     return objective
 
 
+def full_batch_start(
+    model: FunctionalModel,
+    params: Params,
+    data: Dataset,
+    loss: str | Callable,
+    device: str = "auto",
+) -> tuple[torch.device, Dataset, torch.Tensor, Callable]:
+    """The set-up of a float64 full-batch trajectory.
+
+    Returns:
+        the device, the data on it (floating inputs in float64), the flat start
+        ``θ₀ (D,)`` (float64) and the full-batch loss ``θ ↦ L(θ)``.
+    """
+    dev = resolve_device(device)
+    data = data.to(dev)
+    if data.x.is_floating_point():
+        data = Dataset(data.x.to(torch.float64), data.y, data.name)
+    theta0 = model.flatten(params).detach().to(dev, torch.float64)
+    return dev, data, theta0, full_batch_loss(model, data, loss)
+
+
+def along_trajectory(
+    model: FunctionalModel,
+    objective: Callable,
+    thetas,
+    track: Tracked | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The loss and the tracked quantities at the points of a trajectory.
+
+    Args:
+        model: the network; objective: ``θ ↦ L(θ)``.
+        thetas: the points, a ``(S, D)`` tensor or a list of ``(D,)`` tensors.
+        track: ``params -> {name: tensor}``, or None.
+
+    Returns:
+        ``loss (S,)`` and ``{name: (S, ...)}`` (empty without ``track``).
+    """
+    with torch.no_grad():
+        losses = torch.stack([objective(th) for th in thetas])
+        tracked = (
+            stack_tracked([track(model.unflatten(th)) for th in thetas])
+            if track
+            else {}
+        )
+    return losses, tracked
+
+
 def gradient_flow(
     model: FunctionalModel,
     params: Params,
@@ -79,12 +126,7 @@ def gradient_flow(
             gradient descent instead.
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
     """
-    dev = resolve_device(device)
-    data = data.to(dev)
-    theta0 = model.flatten(params).detach().to(dev, torch.float64)
-    if data.x.is_floating_point():
-        data = Dataset(data.x.to(torch.float64), data.y, data.name)
-    objective = full_batch_loss(model, data, loss)
+    dev, data, theta0, objective = full_batch_start(model, params, data, loss, device)
     gradient = grad(objective)
     rates = dict(rates or {})
     D = theta0.numel()
@@ -121,11 +163,5 @@ def gradient_flow(
         shape = rates[k](model.unflatten(theta0)).shape
         integrals[k] = states[:, start : start + size].reshape(points, *shape)
         start += size
-    with torch.no_grad():
-        losses = torch.stack([objective(th) for th in thetas])
-        tracked = (
-            stack_tracked([track(model.unflatten(th)) for th in thetas])
-            if track
-            else {}
-        )
+    losses, tracked = along_trajectory(model, objective, thetas, track)
     return FlowResult(t, losses, tracked, integrals, thetas, calls[0])

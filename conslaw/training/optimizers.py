@@ -27,11 +27,10 @@ import torch
 from torchdiffeq import odeint
 
 from ..data import Dataset
-from ..device import resolve_device
 from ..models.base import FunctionalModel, Params
-from .flow import FlowResult, full_batch_loss
+from .flow import FlowResult, along_trajectory, full_batch_start
 from .losses import loss_fn
-from .tracking import Tracked, stack_tracked
+from .tracking import Tracked
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
@@ -277,10 +276,7 @@ def train(
             f"expected 1 <= batch_size <= {n} (the data set's size), got "
             f"{batch_size}; pass batch_size=None for full-batch steps"
         )
-    dev = resolve_device(device)
-    data = data.to(dev)
-    theta = model.flatten(params).detach().to(dev, torch.float64)
-    objective = full_batch_loss(model, data, loss)
+    dev, data, theta, objective = full_batch_start(model, params, data, loss, device)
     fn = loss_fn(loss) if isinstance(loss, str) else loss
 
     def batch_grad(th, x, y):
@@ -289,17 +285,8 @@ def train(
     gen = torch.Generator().manual_seed(int(seed))
     state = optimizer.init(theta)
 
-    recorded, thetas, rows, losses, grads, lrs = [], [], [], [], [], []
-
-    def record(k, th):
-        recorded.append(k)
-        thetas.append(th)
-        losses.append(objective(th))
-        if track:
-            rows.append(track(model.unflatten(th)))
-
+    recorded, thetas, grads, lrs = [0], [theta], [], []
     with torch.no_grad():
-        record(0, theta)
         for k in range(steps):
             # the step's batch: all of it, or a fresh draw without replacement
             if batch_size is None:
@@ -313,12 +300,13 @@ def train(
             lrs.append(optimizer.lr_at(k))
             theta, state = optimizer.step(theta, g, state, k)
             if (k + 1) % every == 0 or k + 1 == steps:
-                record(k + 1, theta)
+                recorded.append(k + 1)
+                thetas.append(theta)
+    losses, tracked = along_trajectory(model, objective, thetas, track)
     # the record is small: hand it back on the CPU, wherever it was computed
-    tracked = stack_tracked(rows) if rows else {}
     return TrainResult(
         torch.tensor(recorded),
-        torch.stack(losses).cpu(),
+        losses.cpu(),
         {k: v.cpu() for k, v in tracked.items()},
         torch.stack(thetas).cpu(),
         torch.tensor(lrs, dtype=torch.float64),
@@ -351,10 +339,7 @@ def gradient_flow_with_decay(
     """
     if weight_decay < 0:
         raise ValueError(f"expected weight_decay >= 0, got {weight_decay!r}")
-    dev = resolve_device(device)
-    data = data.to(dev)
-    theta0 = model.flatten(params).detach().to(dev, torch.float64)
-    objective = full_batch_loss(model, data, loss)
+    dev, data, theta0, objective = full_batch_start(model, params, data, loss, device)
     calls = [0]
 
     def dynamics(t, theta):
@@ -363,13 +348,7 @@ def gradient_flow_with_decay(
 
     t = torch.linspace(0.0, t_final, points, dtype=torch.float64, device=dev)
     thetas = odeint(dynamics, theta0, t, rtol=rtol, atol=atol, method="dopri5")
-    with torch.no_grad():
-        losses = torch.stack([objective(th) for th in thetas])
-        tracked = (
-            stack_tracked([track(model.unflatten(th)) for th in thetas])
-            if track
-            else {}
-        )
+    losses, tracked = along_trajectory(model, objective, thetas, track)
     tracked = {k: v.cpu() for k, v in tracked.items()}
     return FlowResult(t.cpu(), losses.cpu(), tracked, {}, thetas.cpu(), calls[0])
 
