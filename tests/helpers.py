@@ -20,3 +20,14 @@ def build(folder: Path, env: dict | None = None, strict: bool = True):
         text=True,
         env={**os.environ, "CONSLAW_PROFILE": "quick", **(env or {})},
     )
+
+
+def cli_status(argv: list[str]) -> int:
+    """The exit status of ``conslaw ARGV``: what ``main`` returns, or the status
+    argparse exits with on a malformed command line."""
+    from conslaw.cli import main
+
+    try:
+        return main(argv)
+    except SystemExit as exit_:
+        return exit_.code

@@ -10,6 +10,7 @@ import sys
 import pytest
 import sympy as sp
 import torch
+from helpers import cli_status
 from torch.func import grad, jacrev, jvp
 
 import conslaw.laws.attention as attention_laws_module
@@ -463,9 +464,7 @@ def test_cli_summary_names_the_paper_count_at_an_edge(capsys):
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(capsys, extra, message):
-    with pytest.raises(SystemExit) as err:
-        main(["certify", "attention", *extra.split()])
-    assert err.value.code == 2
+    assert cli_status(["certify", "attention", *extra.split()]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
 
