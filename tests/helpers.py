@@ -9,6 +9,19 @@ from pathlib import Path
 
 JUPYTER_BOOK = str(Path(sys.executable).parent / "jupyter-book")
 
+# the front matter of a chapter (a MyST-markdown notebook read by jupytext)
+CHAPTER_HEAD = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
+
 
 def build(folder: Path, env: dict | None = None, strict: bool = True):
     """``jupyter-book build`` of ``folder`` under the quick profile; ``strict``

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import build
+from helpers import CHAPTER_HEAD, build
 
 from conslaw.book import cache as cache_mod
 from conslaw.book.chapters import declared_parameters, read_text
@@ -69,19 +69,6 @@ def test_every_chapter_has_one_parameters_cell_with_profile(root):
 
 
 # ----------------------------------------------------------------- small books
-CHAPTER_HEAD = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-"""
-
-
 def small_book(tmp_path: Path, root: Path, chapters: dict[str, str]) -> Path:
     """A book with the repository's configuration and the given chapters."""
     folder = tmp_path / "book-copy"

@@ -8,6 +8,7 @@ import json
 import nbformat
 import pytest
 import torch
+from helpers import CHAPTER_HEAD
 
 from conslaw import profiles
 from conslaw.book import results_dir
@@ -21,18 +22,9 @@ from conslaw.book.run import parse_value
 from conslaw.cli import main as cli
 from conslaw.data_text import DATA_ENV, data_root, read_corpus
 
-TINY = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
+TINY = (
+    CHAPTER_HEAD
+    + """
 # Tiny
 
 A chapter that saves one file and fails on request.
@@ -51,6 +43,7 @@ if fail:
     raise RuntimeError("asked to fail")
 ```
 """
+)
 
 
 @pytest.fixture

@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
-import math
-
 from ..laws.attention import attention_laws, paper_law_count
 from ..models.attention import POSITIONAL_ENCODINGS, ROPE_BASE, MultiHeadAttention
-from .common import add_common, positive_int
-
-
-def positive_float(text: str) -> float:
-    """A positive finite number (an argparse ``type``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive number such as 10000, got {text!r}"
-        )
-    return value
+from .common import add_common, positive_float, positive_int
 
 
 def check(args) -> None:
