@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from .chapters import has_code, is_summary, read_text
+from .chapters import book_root_error, has_code, is_summary, read_text
 
 FOLDER = "notebooks"
 
@@ -76,6 +76,8 @@ def sync_notebooks(root: Path, check: bool = False) -> list[str]:
     ``check``. Notebooks of chapters that no longer exist are stale too.
     """
     root = Path(root)
+    if not (root / "book").is_dir():
+        raise book_root_error(root)
     url = repository_url(root)
     folder = root / FOLDER
     stale, wanted = [], set()
@@ -119,12 +121,9 @@ def add_parser(commands) -> None:
 
 def main(args) -> int:
     from ..paths import find_book_root
-    from .chapters import book_root_error
 
     root = args.root if args.root is not None else find_book_root() or Path.cwd()
     try:
-        if not (root / "book").is_dir():
-            raise book_root_error(root)
         stale = sync_notebooks(root, check=args.check)
     except (OSError, ValueError) as err:
         print(f"conslaw notebooks: error: {err}", file=sys.stderr)

@@ -214,16 +214,15 @@ def main(args) -> int:
             executed, seconds = run_notebook(path, text, params, tmp_results)
         except KeyboardInterrupt:
             print(
-                f"{PROG}: interrupted; {_rel(output, root)} and "
-                f"{_rel(results, root)}/ left as they were",
+                f"{PROG}: interrupted; {_rel(output)} and "
+                f"{_rel(results)}/ left as they were",
                 file=sys.stderr,
             )
             return INTERRUPTED
         except ChapterError as err:
             print(f"{PROG}: error: {err}", file=sys.stderr)
             print(
-                f"{PROG}: {_rel(output, root)} and {_rel(results, root)}/ left as "
-                "they were",
+                f"{PROG}: {_rel(output)} and {_rel(results)}/ left as they were",
                 file=sys.stderr,
             )
             return 1
@@ -247,14 +246,11 @@ def main(args) -> int:
     finally:
         shutil.rmtree(tmp_results, ignore_errors=True)
         tmp_output.unlink(missing_ok=True)
-    print(
-        f"{PROG}: wrote {_rel(output, root)} and {_rel(results, root)}/ in "
-        f"{seconds:.1f} s"
-    )
+    print(f"{PROG}: wrote {_rel(output)} and {_rel(results)}/ in {seconds:.1f} s")
     return 0
 
 
-def _rel(path: Path, root: Path) -> str:
+def _rel(path: Path) -> str:
     """``path`` relative to the working directory when below it, else absolute."""
     try:
         return str(path.relative_to(Path.cwd()))
