@@ -23,7 +23,7 @@ import torch
 from torch.func import jacrev, vmap
 
 from ..certificate import certify
-from ..certificate.points import PROBE_INPUTS, _pattern_keys, kinked_units
+from ..certificate.points import _pattern_keys, _probe, kinked_units
 from ..models import FFN, MaskedFFN
 
 # their ranges
@@ -221,8 +221,7 @@ def one_per_pattern(model, params, inputs: torch.Tensor) -> torch.Tensor:
 def probe_inputs(model, seed: int = 0) -> torch.Tensor:
     """The certificate's probe inputs for ``seed`` (``PROBE_INPUTS`` of them, at
     its default scales)."""
-    gen = torch.Generator().manual_seed(int(seed))
-    return model.sample_inputs(PROBE_INPUTS, gen, SCALES)
+    return _probe(model, SCALES, seed)
 
 
 def unit_states(model, params, inputs: torch.Tensor) -> list[dict]:
