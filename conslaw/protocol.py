@@ -372,7 +372,8 @@ def one_step_rows(
 def _one_step_rows(name, model, data, lr, loss, seed, device):
     from .device import resolve_device
     from .laws.transformer import one_step_change
-    from .training.batched import _loss, draw_batch
+    from .training.batched import draw_batch
+    from .training.losses import loss_fn
 
     dev = resolve_device(device)
     params = {n: v.to(dev) for n, v in model.init(seed, scale="fan_in").items()}
@@ -382,7 +383,7 @@ def _one_step_rows(name, model, data, lr, loss, seed, device):
     y = y.to(dev)
     rows = []
     for key, group in law_groups(model).items():
-        out = one_step_change(model, group, params, x, y, lr, _loss(loss))
+        out = one_step_change(model, group, params, x, y, lr, loss_fn(loss))
         rows.append(
             {"model": name, "key": key, "block": group.block, "role": group.role, **out}
         )

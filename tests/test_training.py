@@ -4,7 +4,13 @@ import torch
 from conslaw.data import digits, teacher_student
 from conslaw.laws import balance_rates, neuron_balances, predicted_laws
 from conslaw.models import FFN, GLU
-from conslaw.training import gradient_descent, gradient_flow, relative_deviation
+from conslaw.training import (
+    LOSSES,
+    gradient_descent,
+    gradient_flow,
+    loss_fn,
+    relative_deviation,
+)
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +121,19 @@ def test_step_limit_is_a_clear_error(data):
             atol=1e-12,
             max_steps=20,
         )
+
+
+def test_loss_fn_resolves_names_and_passes_functions_through():
+    out, y = torch.randn(2, 3, 5, dtype=torch.float64), torch.tensor([[0, 1, 2]] * 2)
+    tokens = loss_fn("token-cross-entropy")(out, y)
+    assert tokens == pytest.approx(
+        float(LOSSES["cross-entropy"](out.reshape(6, 5), y.reshape(6)))
+    )
+
+    def mine(o, t):
+        return o.sum()
+
+    assert loss_fn(mine) is mine
+    for bad in ("hinge", None):
+        with pytest.raises(ValueError, match="unknown loss .*expected one of"):
+            loss_fn(bad)

@@ -8,8 +8,7 @@ from conslaw.laws.transformer import (
     one_step_change,
 )
 from conslaw.models.transformer import LanguageModel, ViT, layer_norm, rms_norm
-from conslaw.training.batched import token_cross_entropy
-from conslaw.training.losses import cross_entropy
+from conslaw.training.losses import cross_entropy, token_cross_entropy
 
 # tiny sizes: the checks are about structure, not scale
 VIT = dict(image_shape=(1, 4, 4), patch=2, width=4, heads=2, layers=1, mlp=3)

@@ -91,7 +91,7 @@ def balance_rates(model: FFN, data, loss: str = "cross-entropy"):
             f"one of {', '.join(NONHOMOGENEITY)}"
         )
     gap = NONHOMOGENEITY[model.activation_name]
-    fn = loss_fn(loss) if isinstance(loss, str) else loss
+    fn = loss_fn(loss)
     residual = grad(lambda out: fn(out, data.y))
 
     def rates(p):

@@ -261,7 +261,7 @@ def translation_rates(model: MoE, data, loss="cross-entropy"):
     from ..training.losses import loss_fn
 
     _check_rate_gate(model)
-    fn = loss_fn(loss) if isinstance(loss, str) else loss
+    fn = loss_fn(loss)
     residual = grad(lambda out: fn(out, data.y))
 
     def rates(p):
@@ -286,7 +286,7 @@ def gate_gradient(model: MoE, params, data, loss="cross-entropy") -> torch.Tenso
 
     from ..training.losses import loss_fn
 
-    fn = loss_fn(loss) if isinstance(loss, str) else loss
+    fn = loss_fn(loss)
 
     def objective(w):
         return fn(model.forward({**params, "W": w}, data.x), data.y)

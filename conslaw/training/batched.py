@@ -47,25 +47,6 @@ ADAM_EPS = 1e-8
 PROGRESS_LINES = 4
 
 
-def token_cross_entropy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Next-token cross-entropy of logits ``out (batch, T, vocab)`` against
-    targets ``y (batch, T)``, averaged over every position."""
-    return torch.nn.functional.cross_entropy(
-        out.reshape(-1, out.shape[-1]), y.reshape(-1)
-    )
-
-
-LOSSES = {"token-cross-entropy": token_cross_entropy}
-
-
-def _loss(name):
-    if callable(name):
-        return name
-    if name in LOSSES:
-        return LOSSES[name]
-    return loss_fn(name)
-
-
 def draw_batch(data, idx: torch.Tensor):
     """Examples ``idx (..., B)`` of ``data``: a Dataset (``x``, ``y``) or any
     object with a ``batch(idx)`` method (token windows)."""
@@ -321,7 +302,7 @@ def _run_chunk(
 ):
     """Train runs ``zip(lrs, seeds)`` together (``batched``) or one tensor at a
     time without vmap (``batched=False``, one run only)."""
-    objective = _loss(loss)
+    objective = loss_fn(loss)
 
     def loss_of(p, x, y):
         return objective(model.forward(p, x), y)
@@ -584,7 +565,6 @@ __all__ = [
     "GridResult",
     "draw_batch",
     "resolve_dtype",
-    "token_cross_entropy",
     "train_grid",
     "train_run",
 ]

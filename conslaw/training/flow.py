@@ -37,7 +37,7 @@ class FlowResult:
 
 def full_batch_loss(model: FunctionalModel, data: Dataset, loss: str | Callable):
     """``θ ↦ L(θ)`` on the whole data set (flat parameters)."""
-    fn = loss_fn(loss) if isinstance(loss, str) else loss
+    fn = loss_fn(loss)
 
     def objective(theta):
         return fn(model.apply_flat(theta, data.x), data.y)

@@ -277,7 +277,7 @@ def train(
             f"{batch_size}; pass batch_size=None for full-batch steps"
         )
     dev, data, theta, objective = full_batch_start(model, params, data, loss, device)
-    fn = loss_fn(loss) if isinstance(loss, str) else loss
+    fn = loss_fn(loss)
 
     def batch_grad(th, x, y):
         return _gradient(lambda t: fn(model.apply_flat(t, x), y), th)
