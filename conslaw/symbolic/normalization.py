@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from .ffn import _matrix
+
 
 @dataclass(frozen=True)
 class NormProof:
@@ -30,14 +32,6 @@ class NormProof:
     label: str
     holds: bool
     residuals: tuple[sp.Expr, ...]
-
-
-def _matrix(name: str, rows: int, cols: int) -> sp.Matrix:
-    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i}{j}", real=True))
-
-
-def _vector(name: str, n: int) -> sp.Matrix:
-    return sp.Matrix(n, 1, lambda i, _: sp.Symbol(f"{name}_{i}", real=True))
 
 
 # the variance of the normalized pre-activations, as a positive symbol: the
@@ -82,8 +76,8 @@ def normalized_layer_laws(
         raise ValueError(f"norm must be 'layer' or 'rms', got {norm!r}")
     if d < 1 or m < 2:
         raise ValueError(f"expected d >= 1 and m >= 2, got d={d}, m={m}")
-    W, b, x = _matrix("W", m, d), _vector("b", m), _vector("x", d)
-    gamma, beta = _vector("gamma", m), _vector("beta", m)
+    W, b, x = _matrix("W", m, d), _matrix("b", m), _matrix("x", d)
+    gamma, beta = _matrix("gamma", m), _matrix("beta", m)
     z = W * x + b
     centred = z - sp.ones(m, 1) * (sum(z) / m) if norm == "layer" else z
     # the variance (mean square for RMSNorm), a polynomial
@@ -111,7 +105,7 @@ def gain_laws(d: int = 2, consumers: int = 3, rows: int = 1):
         raise ValueError(
             f"expected positive sizes, got d={d}, consumers={consumers}, rows={rows}"
         )
-    n, gamma, beta = _vector("n", d), _vector("gamma", d), _vector("beta", d)
+    n, gamma, beta = _matrix("n", d), _matrix("gamma", d), _matrix("beta", d)
     maps = [_matrix(f"A{c}", rows, d) for c in range(consumers)]
     u = sp.Matrix([gamma[i] * n[i] + beta[i] for i in range(d)])
     F = sp.Function("F", real=True)
