@@ -140,6 +140,17 @@ def _verdict(rank, target, stalled, law_rank, n_laws, residual) -> str:
     return "inconclusive: rank still growing at the last level"
 
 
+def certificate_device(
+    model: FunctionalModel, device: str | torch.device = "auto"
+) -> torch.device:
+    """Where :func:`certify` computes for ``device``: ``"auto"`` is the GPU when
+    one is present and the model has more than :data:`STACK_UP_TO` parameters
+    (below, kernel launches cost more than they save), else the CPU."""
+    if str(device) == "auto":
+        return resolve_device("auto" if model.num_parameters > STACK_UP_TO else "cpu")
+    return resolve_device(device)
+
+
 def certify(
     model: FunctionalModel,
     params: Params | None = None,
@@ -171,10 +182,9 @@ def certify(
             the representatives the probe finds (e.g. a dense grid).
         chunk_size: passed to ``vmap`` to bound memory.
         device: where the fields and the rank are computed: ``"cpu"``,
-            ``"cuda"``, or ``"auto"``, the GPU when one is present and the model
-            has more than :data:`STACK_UP_TO` parameters (below, kernel launches
-            cost more than they save). Points, inputs and output weights are
-            drawn on the CPU, so a seed gives the same draws on every device.
+            ``"cuda"``, or ``"auto"`` (see :func:`certificate_device`). Points,
+            inputs and output weights are drawn on the CPU, so a seed gives the
+            same draws on every device.
         method: ``"stack"``, ``"incremental"`` or ``"auto"`` (see
             :data:`RANK_METHODS`); both give the same rank, with its gap.
 
@@ -189,16 +199,13 @@ def certify(
         )
     start = time.perf_counter()
     D = model.num_parameters
-    if str(device) == "auto":
-        where = resolve_device("auto" if D > STACK_UP_TO else "cpu")
-    else:
-        where = resolve_device(device)
+    where = certificate_device(model, device)
     draws = 1
     if params is None:
         params, draws = generic_point(model, seed, scales=scales)
     theta = model.flatten(params).detach().to(dtype=torch.float64, device=where)
     laws = predicted_laws(model) if predicted is None else predicted
-    D, n_laws = model.num_parameters, laws.count
+    n_laws = laws.count
     target = D - n_laws
     if method == "auto":
         method = "stack" if D <= STACK_UP_TO else "incremental"
@@ -260,5 +267,6 @@ __all__ = [
     "RANK_METHODS",
     "Certificate",
     "Level",
+    "certificate_device",
     "certify",
 ]

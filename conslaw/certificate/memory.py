@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 from ..models.base import FunctionalModel
-from .certify import OVERSAMPLE, STACK_UP_TO
+from .certify import OVERSAMPLE, certificate_device
 from .points import MAX_POOL, has_kinks
 
 # Peak resident memory of certify() above the interpreter's (torch loaded, model
@@ -74,20 +75,6 @@ def available_memory(device: str = "cpu") -> int | None:
     return int(pages) * int(size)
 
 
-def _certify_device(model: FunctionalModel, device: str) -> str:
-    """Where certify(model, device=device) computes (its "auto" rule)."""
-    from ..device import resolve_device
-
-    if str(device) == "auto":
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            big = model.num_parameters > STACK_UP_TO
-            return str(resolve_device("auto" if big else "cpu"))
-    return str(device)
-
-
 def check_certificate_memory(
     model: FunctionalModel,
     *,
@@ -113,7 +100,9 @@ def check_certificate_memory(
         MemoryError: one line naming D, the estimate, the limit and the fix.
     """
     need = certificate_memory(model)
-    where = _certify_device(model, device)
+    with warnings.catch_warnings():  # the fallback warns again when certify runs
+        warnings.simplefilter("ignore")
+        where = str(certificate_device(model, device))
     if limit_gb is not None:
         limit = limit_gb * 1e9
         than = f"the limit of {limit_gb:.3g} GB given"
