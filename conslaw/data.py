@@ -24,8 +24,13 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.x)
 
-    def to(self, device) -> Dataset:
-        return Dataset(self.x.to(device), self.y.to(device), self.name)
+    def to(self, device, dtype: torch.dtype | None = None) -> Dataset:
+        """The data on ``device``; floating inputs also cast to ``dtype`` (if
+        given)."""
+        x = self.x.to(device)
+        if dtype is not None and x.is_floating_point():
+            x = x.to(dtype)
+        return Dataset(x, self.y.to(device), self.name)
 
 
 def digits(

@@ -90,7 +90,9 @@ class TokenWindows:
         w = self.stream[idx[..., None] + offsets].long()
         return w[..., :-1], w[..., 1:]
 
-    def to_device(self, device) -> TokenWindows:
+    def to(self, device, dtype: torch.dtype | None = None) -> TokenWindows:
+        """The windows on ``device`` (``dtype`` is accepted like
+        :meth:`Dataset.to`'s and ignored: token ids stay integers)."""
         return TokenWindows(
             self.stream.to(device), self.seq_len, self.vocab, self.name, self.alphabet
         )

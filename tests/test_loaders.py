@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from conslaw.data import Dataset
 from conslaw.data_cifar import CIFAR_DIR, cifar10, image_data
 from conslaw.data_text import (
     DATA_ENV,
@@ -132,3 +133,14 @@ def test_digits_as_images():
     assert d.x.shape == (1797, 1, 8, 8) and d.x.dtype == torch.float64
     with pytest.raises(ValueError, match="unknown image data 'mnist'"):
         image_data("mnist")
+
+
+def test_to_casts_floating_inputs_only():
+    d = Dataset(torch.ones(3, 2, dtype=torch.float32), torch.arange(3), "t")
+    moved = d.to("cpu", torch.float64)
+    assert moved.x.dtype == torch.float64 and moved.y.dtype == torch.long
+    assert d.to("cpu").x.dtype == torch.float32
+    tokens = Dataset(torch.arange(6).reshape(3, 2), torch.arange(3), "ids")
+    assert tokens.to("cpu", torch.float64).x.dtype == torch.long
+    w = TokenWindows(torch.arange(10, dtype=torch.int32), 3, 10, "count")
+    assert w.to("cpu", torch.float64).stream.dtype == torch.int32

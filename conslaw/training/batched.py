@@ -383,7 +383,7 @@ def train_grid(
         model: a functional model; run ``r`` starts at ``model.init(seed,
             scale="fan_in")``.
         data: a :class:`~conslaw.data.Dataset` or token windows (anything with
-            ``len`` and ``batch(idx)``).
+            ``len``, ``batch(idx)`` and ``to(device, dtype)``).
         laws: the law groups to track, by name; each ``LawSet``'s blocks are the
             tensors ``h_i`` of the paper's Eq. 10.
         lrs, seeds: the grid; runs are ordered learning rate first
@@ -493,7 +493,7 @@ def _train(
     by default): batched with ``vmap``, or one run without (``batched=False``)."""
     dev = resolve_device(device)
     dtype = resolve_dtype(dtype, dev)
-    data = _to(data, dev, dtype)
+    data = data.to(dev, dtype)
     size = len(runs) if chunk is None else chunk
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}")
@@ -524,16 +524,6 @@ def _train(
                 )
             )
     return _result(parts, runs, start, dev, dtype, optimizer)
-
-
-def _to(data, dev, dtype):
-    """Move the data to ``dev``; floating inputs to ``dtype``."""
-    if hasattr(data, "to_device"):
-        return data.to_device(dev)
-    x = data.x.to(dev)
-    if x.is_floating_point():
-        x = x.to(dtype)
-    return type(data)(x, data.y.to(dev), data.name)
 
 
 def _result(parts, runs, start, dev, dtype, optimizer) -> GridResult:

@@ -59,9 +59,7 @@ def full_batch_start(
         ``θ₀ (D,)`` (float64) and the full-batch loss ``θ ↦ L(θ)``.
     """
     dev = resolve_device(device)
-    data = data.to(dev)
-    if data.x.is_floating_point():
-        data = Dataset(data.x.to(torch.float64), data.y, data.name)
+    data = data.to(dev, torch.float64)
     theta0 = model.flatten(params).detach().to(dev, torch.float64)
     return dev, data, theta0, full_batch_loss(model, data, loss)
 
