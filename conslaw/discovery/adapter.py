@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
+import itertools
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 
@@ -381,16 +381,8 @@ def adapt(
 
 def flat_names(model: FunctionalModel) -> list[tuple[str, tuple[int, ...]]]:
     """``(name, index)`` of every entry of the flat parameter vector, in order."""
-    out = []
-    for name, shape in model.shapes.items():
-        for flat in range(math.prod(shape)):
-            out.append((name, _unravel(flat, shape)))
-    return out
-
-
-def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    out = []
-    for size in reversed(shape):
-        out.append(flat % size)
-        flat //= size
-    return tuple(out[::-1])
+    return [
+        (name, index)
+        for name, shape in model.shapes.items()
+        for index in itertools.product(*map(range, shape))
+    ]
