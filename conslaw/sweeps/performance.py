@@ -162,6 +162,16 @@ def _time_limit(seconds: float | None):
         signal.signal(signal.SIGALRM, previous)
 
 
+def _peer_model(kind: str, widths, bias: bool):
+    """The framework chapter's model of a ``(kind, widths, bias)`` architecture:
+    a bias-free linear net, or a ReLU net with every pattern realizable."""
+    return (
+        FFN(widths, "linear", bias=False)
+        if kind == "linear"
+        else MaskedFFN(widths, bias=bias)
+    )
+
+
 def peer_architectures(count: int, seed: int = 0) -> list[tuple]:
     """The ``count`` smallest linear and ``count`` smallest ReLU architectures of
     the framework chapter's 100 (same seed), as ``(kind, widths, bias)``."""
@@ -170,14 +180,7 @@ def peer_architectures(count: int, seed: int = 0) -> list[tuple]:
     out = []
     for kind in ("linear", "relu"):
         archs = random_architectures(kind, 50, seed)
-        size = [
-            (
-                FFN(w, "linear", bias=False)
-                if kind == "linear"
-                else MaskedFFN(w, bias=b)
-            ).num_parameters
-            for w, b in archs
-        ]
+        size = [_peer_model(kind, w, b).num_parameters for w, b in archs]
         order = sorted(range(len(archs)), key=lambda i: (size[i], i))
         out += [(kind, archs[i][0], archs[i][1]) for i in order[:count]]
     return out
@@ -189,12 +192,7 @@ def peer_row(kind: str, widths, bias: bool, seed: int = 0, budget=None) -> dict:
     Both stop at the same rule: the bound ``D − known laws``, or a level that adds
     nothing. The peer's count is ``None`` when it ran past ``budget`` seconds.
     """
-    model = (
-        FFN(widths, "linear", bias=False)
-        if kind == "linear"
-        else MaskedFFN(widths, bias=bias)
-    )
-    cert = certify(model, seed=seed, device="cpu")
+    cert = certify(_peer_model(kind, widths, bias), seed=seed, device="cpu")
     row = {
         "kind": kind,
         "widths": "-".join(map(str, widths)),
