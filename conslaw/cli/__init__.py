@@ -7,18 +7,18 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 import sys
 
 from ..certificate import certify
 from ..certificate.memory import check_certificate_memory
+from . import certify_attention, certify_ffn, certify_moe
 from .common import Parser
 
 # modules that add ``certify`` subcommands: each has add_parsers(sub), and every
 # subparser sets ``build`` (arguments -> model) and optionally ``note`` and
 # ``certify`` (model, seed= -> Certificate)
-CERTIFY_MODULES = ["certify_ffn", "certify_attention", "certify_moe"]
+CERTIFY_MODULES = (certify_ffn, certify_attention, certify_moe)
 
 CERTIFY_EPILOG = (
     "Exit status: 0 when the certificate ran, whatever its verdict (complete, "
@@ -31,15 +31,6 @@ CERTIFY_EPILOG = (
 # a value that starts like a negative number ("-3,4,2", "-1"): given to an option
 # as --opt=VALUE, so that argparse checks it instead of taking it for an option
 _NEGATIVE = re.compile(r"^-\d")
-
-
-def _certify_modules():
-    for name in CERTIFY_MODULES:
-        try:
-            yield importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as err:  # a module still being written
-            if err.name != f"{__name__}.{name}":
-                raise
 
 
 def build_parser() -> Parser:
@@ -64,7 +55,7 @@ def build_parser() -> Parser:
     arch = cert.add_subparsers(
         dest="architecture", required=True, parser_class=Parser, metavar="ARCH"
     )
-    for module in _certify_modules():
+    for module in CERTIFY_MODULES:
         module.add_parsers(arch)
     for sub in arch.choices.values():
         # errors found after parsing are reported under the subcommand's name
