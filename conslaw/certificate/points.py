@@ -73,6 +73,24 @@ def _pattern_keys(pattern: torch.Tensor) -> torch.Tensor:
     return (padded.reshape(n, words, 63) * weights).sum(-1)
 
 
+def pattern_groups(model, params, x: torch.Tensor) -> torch.Tensor | None:
+    """The activation pattern of each input ``x (n, *in_shape)`` as a group index
+    ``(n,)`` (equal indices, equal patterns); None when the model has no kinks."""
+    zs = kinked_units(model, params, x)
+    if not zs:
+        return None
+    pattern = torch.cat([(z > 0).reshape(len(x), -1) for z in zs], 1)
+    keys = _pattern_keys(pattern)
+    if keys.shape[1] == 1:  # one word: the much faster 1-D unique
+        return torch.unique(keys[:, 0], return_inverse=True)[1]
+    return torch.unique(keys, dim=0, return_inverse=True)[1]
+
+
+def probe_inputs(model: FunctionalModel, scales, seed: int = 0) -> torch.Tensor:
+    """The inputs the certificate probes activation patterns with at ``seed``."""
+    return _probe(model, scales, seed)
+
+
 def region_pool(model, params, scales, seed: int = 0) -> torch.Tensor:
     """Representative inputs of every activation pattern met by the probe.
 
@@ -81,13 +99,7 @@ def region_pool(model, params, scales, seed: int = 0) -> torch.Tensor:
     if not has_kinks(model, params):
         return model.sample_inputs(0, torch.Generator().manual_seed(int(seed)))
     x = _probe(model, scales, seed)
-    zs = kinked_units(model, params, x)
-    pattern = torch.cat([(z > 0).reshape(len(x), -1) for z in zs], 1)
-    keys = _pattern_keys(pattern)
-    if keys.shape[1] == 1:
-        _, inverse = torch.unique(keys[:, 0], return_inverse=True)
-    else:
-        _, inverse = torch.unique(keys, dim=0, return_inverse=True)
+    inverse = pattern_groups(model, params, x)
     # the first PER_PATTERN probes of each pattern, in probe order
     order = torch.argsort(inverse, stable=True)
     sorted_inv = inverse[order]

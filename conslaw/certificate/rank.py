@@ -54,7 +54,15 @@ def numerical_rank(rows: torch.Tensor, rtol: float = RANK_RTOL) -> Rank:
     """Rank of the row space of ``rows (n, D)`` from one SVD of the normalized rows."""
     if rows.numel() == 0:
         return Rank(0, 0.0, None, rows.new_zeros(0))
-    s = torch.linalg.svdvals(normalized_rows(rows))
+    return rank_from_singular_values(torch.linalg.svdvals(normalized_rows(rows)), rtol)
+
+
+def rank_from_singular_values(s: torch.Tensor, rtol: float = RANK_RTOL) -> Rank:
+    """The rank rule on singular values ``s`` in decreasing order: those above
+    ``rtol`` times the largest count (for a caller that needs the SVD's vectors
+    too and factors the matrix itself)."""
+    if len(s) == 0:
+        return Rank(0, 0.0, None, s)
     top = s[0].item()
     if top == 0.0:
         return Rank(0, 0.0, 0.0, s)

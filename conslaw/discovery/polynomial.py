@@ -26,7 +26,11 @@ import torch
 from torch.func import vmap
 
 from ..certificate import generator_field
-from ..certificate.rank import RANK_RTOL, Rank, normalized_rows, numerical_rank
+from ..certificate.rank import (
+    normalized_rows,
+    numerical_rank,
+    rank_from_singular_values,
+)
 from ..models.base import FunctionalModel
 from .adapter import (
     Adapted,
@@ -96,7 +100,7 @@ class DiscoveredLaws:
     @property
     def clear(self) -> bool:
         """True when the null space is separated from the rest by ``MIN_GAP``."""
-        return _rank(self.singular_values).clear
+        return rank_from_singular_values(self.singular_values).clear
 
     def lines(self) -> list[str]:
         """The laws, one per line."""
@@ -181,19 +185,6 @@ def _monomials(thetas: torch.Tensor, monomials) -> torch.Tensor:
             thetas[:, m[0]] if len(m) == 1 else thetas[:, m[0]] * thetas[:, m[1]]
         )
     return torch.stack(cols, 1)
-
-
-def _rank(s: torch.Tensor) -> Rank:
-    """The certificate's rank rule (``RANK_RTOL`` of the largest singular value)
-    applied to singular values ``s`` in decreasing order."""
-    top = s[0].item() if len(s) else 0.0
-    if top == 0.0:
-        return Rank(0, 0.0, None if not len(s) else 0.0, s)
-    rel = s / top
-    r = int((rel > RANK_RTOL).sum())
-    kept = rel[r - 1].item() if r else 0.0
-    dropped = rel[r].item() if r < len(rel) else None
-    return Rank(r, kept, dropped, rel)
 
 
 def _unknowns(model: Adapted, parameters, blocks, degree: int):
@@ -332,7 +323,7 @@ def discover_laws(
     phases["equations"], mark = time.perf_counter() - mark, time.perf_counter()
     _, s, vh = torch.linalg.svd(system, full_matrices=False)
     phases["svd"], mark = time.perf_counter() - mark, time.perf_counter()
-    rank = _rank(s)
+    rank = rank_from_singular_values(s)
     null = vh[rank.rank :].T.contiguous()  # (n, dimension)
 
     # readable basis: RREF with cross terms, then squares, then linear visited

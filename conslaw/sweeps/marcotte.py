@@ -22,8 +22,8 @@ import time
 import torch
 from torch.func import jacrev, vmap
 
-from ..certificate import certify
-from ..certificate.points import _pattern_keys, _probe, kinked_units
+from ..certificate import certify, points
+from ..certificate.points import kinked_units, pattern_groups
 from ..models import FFN, MaskedFFN
 
 # their ranges
@@ -204,15 +204,9 @@ def one_per_pattern(model, params, inputs: torch.Tensor) -> torch.Tensor:
     """The first of ``inputs`` in each activation pattern they meet, uncapped
     (``region_pool`` keeps at most ``MAX_POOL``). ``(patterns, *in_shape)``;
     all of ``inputs`` when the model has no kinks."""
-    zs = kinked_units(model, params, inputs)
-    if not zs:
+    inverse = pattern_groups(model, params, inputs)
+    if inverse is None:
         return inputs
-    pattern = torch.cat([(z > 0).reshape(len(inputs), -1) for z in zs], 1)
-    keys = _pattern_keys(pattern)
-    if keys.shape[1] == 1:  # one word: the much faster 1-D unique
-        _, inverse = torch.unique(keys[:, 0], return_inverse=True)
-    else:
-        _, inverse = torch.unique(keys, dim=0, return_inverse=True)
     first = torch.full((int(inverse.max()) + 1,), len(inputs), dtype=torch.long)
     first = first.scatter_reduce(0, inverse, torch.arange(len(inputs)), "amin")
     return inputs[first.sort().values]
@@ -221,7 +215,7 @@ def one_per_pattern(model, params, inputs: torch.Tensor) -> torch.Tensor:
 def probe_inputs(model, seed: int = 0) -> torch.Tensor:
     """The certificate's probe inputs for ``seed`` (``PROBE_INPUTS`` of them, at
     its default scales)."""
-    return _probe(model, SCALES, seed)
+    return points.probe_inputs(model, SCALES, seed)
 
 
 def unit_states(model, params, inputs: torch.Tensor) -> list[dict]:
