@@ -104,6 +104,7 @@ def gradient_flow(
     track: Tracked | None = None,
     rates: Mapping[str, Callable[[Params], torch.Tensor]] | None = None,
     max_steps: int = 200_000,
+    weight_decay: float = 0.0,
     device: str = "auto",
 ) -> FlowResult:
     """Integrate gradient flow from ``params`` in float64 and follow quantities.
@@ -122,8 +123,12 @@ def gradient_flow(
             reported times) with a RuntimeError. Adaptive solvers crawl across the
             kinks of ReLU units, so a ReLU net may need a looser ``rtol`` or
             gradient descent instead.
+        weight_decay: ``λ`` of the flow ``θ' = −∇L(θ) − λθ``, the continuous
+            limit of gradient descent with weight decay (0: plain gradient flow).
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
     """
+    if not weight_decay >= 0:
+        raise ValueError(f"expected weight_decay >= 0, got {weight_decay!r}")
     dev, data, theta0, objective = full_batch_start(model, params, data, loss, device)
     gradient = grad(objective)
     rates = dict(rates or {})
@@ -136,7 +141,10 @@ def gradient_flow(
     def dynamics(t, state):
         calls[0] += 1
         theta = state[:D]
-        parts = [-gradient(theta)]
+        velocity = -gradient(theta)
+        if weight_decay:
+            velocity = velocity - weight_decay * theta
+        parts = [velocity]
         p = model.unflatten(theta)
         parts += [rates[k](p).reshape(-1) for k in rates]
         return torch.cat(parts)

@@ -24,11 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from torchdiffeq import odeint
 
 from ..data import Dataset
 from ..models.base import FunctionalModel, Params
-from .flow import FlowResult, along_trajectory, full_batch_start
+from .flow import FlowResult, along_trajectory, full_batch_start, gradient_flow
 from .losses import loss_fn
 from .tracking import Tracked
 
@@ -333,24 +332,27 @@ def gradient_flow_with_decay(
 ) -> FlowResult:
     """Solve ``θ' = −∇L(θ) − λ θ`` in float64 with dopri5 (torchdiffeq).
 
-    The continuous limit of gradient descent with weight decay ``λ``. Arguments as
-    :func:`~conslaw.training.gradient_flow`; returns a ``FlowResult`` without
-    integrals, on the CPU.
+    The continuous limit of gradient descent with weight decay ``λ``: the
+    ``weight_decay`` of :func:`~conslaw.training.gradient_flow`, whose other
+    arguments these are; returns a ``FlowResult`` without integrals, on the CPU.
     """
-    if weight_decay < 0:
-        raise ValueError(f"expected weight_decay >= 0, got {weight_decay!r}")
-    dev, data, theta0, objective = full_batch_start(model, params, data, loss, device)
-    calls = [0]
-
-    def dynamics(t, theta):
-        calls[0] += 1
-        return -_gradient(objective, theta) - weight_decay * theta
-
-    t = torch.linspace(0.0, t_final, points, dtype=torch.float64, device=dev)
-    thetas = odeint(dynamics, theta0, t, rtol=rtol, atol=atol, method="dopri5")
-    losses, tracked = along_trajectory(model, objective, thetas, track)
-    tracked = {k: v.cpu() for k, v in tracked.items()}
-    return FlowResult(t.cpu(), losses.cpu(), tracked, {}, thetas.cpu(), calls[0])
+    flow = gradient_flow(
+        model,
+        params,
+        data,
+        loss=loss,
+        t_final=t_final,
+        points=points,
+        rtol=rtol,
+        atol=atol,
+        track=track,
+        weight_decay=weight_decay,
+        device=device,
+    )
+    tracked = {k: v.cpu() for k, v in flow.tracked.items()}
+    return FlowResult(
+        flow.t.cpu(), flow.loss.cpu(), tracked, {}, flow.thetas.cpu(), flow.evaluations
+    )
 
 
 __all__ = [
