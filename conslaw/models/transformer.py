@@ -7,7 +7,7 @@ chapters, called on their own parameters (stored under a prefix such as
 ``L0.attn.``). A block's parameters therefore enter the network exactly as in its
 theorem, composed with maps (norms, residual sums, embeddings, the head) that do
 not depend on them, so every symmetry of the block is a symmetry of the network
-and the block's laws stay conserved (:func:`conslaw.protocol.law_orthogonality`
+and the block's laws stay conserved (:func:`conslaw.laws.transformer.law_orthogonality`
 checks it numerically). The networks have more laws than their blocks (the norms
 add scale invariances), which the book does not try to list.
 
