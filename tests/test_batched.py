@@ -4,19 +4,14 @@ import torch
 from conslaw import protocol
 from conslaw.data import Dataset
 from conslaw.data_text import text_corpus
+from conslaw.device import cpu_threads
 from conslaw.laws.transformer import law_groups
 from conslaw.models import GLU
 from conslaw.models.transformer import LanguageModel, ViT
 from conslaw.profiles import PROFILES, SETTINGS, settings
 from conslaw.training import relative_deviation
-from conslaw.training.batched import (
-    ADAM_BETAS,
-    ADAM_EPS,
-    BatchSampler,
-    cpu_threads,
-    train_grid,
-    train_run,
-)
+from conslaw.training.batched import ADAM_BETAS, ADAM_EPS, train_grid, train_run
+from conslaw.training.grid import BatchSampler
 
 # the batched kernels sum in another order than the unbatched ones: float64
 # round-off, amplified a little over a few steps, stays far below this

@@ -17,7 +17,8 @@ from ..data_cifar import image_data
 from ..data_text import text_corpus
 from ..laws.transformer import LawGroup, law_groups
 from ..models.transformer import LanguageModel, ViT
-from ..training.batched import GridResult, train_grid
+from ..training.batched import train_grid
+from ..training.grid import GridResult
 
 
 @dataclass
@@ -125,7 +126,8 @@ def run_grid(
 
 def save_experiment(chapter: str, exp: Experiment):
     """Write the experiment's settings and curves to ``NAME.json`` (see
-    :meth:`GridResult.to_dict`), with each group's description."""
+    :meth:`~conslaw.training.grid.GridResult.to_dict`), with each group's
+    description."""
     data = exp.result.to_dict()
     data["groups"] = {
         k: {

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from ..device import resolve_device
+from ..device import cpu_threads, resolve_device
 from ..laws.transformer import (
     ORTHOGONALITY_TOL,
     law_groups,
@@ -18,7 +18,7 @@ from ..laws.transformer import (
     network_fields,
     one_step_change,
 )
-from ..training.batched import cpu_threads, draw_batch
+from ..training.grid import draw_batch
 from ..training.losses import loss_fn
 from .experiment import Experiment
 from .summaries import final_deviation, lr_exponent
@@ -47,7 +47,7 @@ def orthogonality_rows(
     gradient and a sampled field in the whole network, at a generic float64
     point (:func:`~conslaw.laws.transformer.law_orthogonality`, with its
     ``combos``), on ``device``, with ``threads`` CPU threads
-    (:func:`~conslaw.training.batched.cpu_threads`)."""
+    (:func:`~conslaw.device.cpu_threads`)."""
     with cpu_threads(threads):
         return _orthogonality_rows(name, model, seed, inputs, combos, device)
 

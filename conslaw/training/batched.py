@@ -10,7 +10,7 @@ the grid follows the same trajectory as :func:`train_run` with the same learning
 rate and seed (to round-off: the batched kernels sum in another order).
 
 Laws are evaluated inside the loop, every ``every`` steps, for all runs at once;
-:meth:`GridResult.deviation` turns them into the paper's Eq. 10.
+:meth:`~conslaw.training.grid.GridResult.deviation` turns them into the paper's Eq. 10.
 
 Precision: laws are checked in float64 by default. float32 (``dtype="float32"``)
 is allowed for the large profiles on a GPU and warns that the laws are then
@@ -22,22 +22,18 @@ from __future__ import annotations
 import math
 import sys
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import torch
 from torch.func import vmap
 
-from ..device import resolve_device
+from ..device import cpu_threads, resolve_device, resolve_dtype
 from ..laws.base import LawSet
 from ..models.base import FunctionalModel
+from .grid import BatchSampler, GridResult, draw_batch
 from .losses import loss_fn
-from .tracking import relative_deviation
 
 OPTIMIZERS = ("sgd", "adam")
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 # Adam's constants (Kingma & Ba's defaults)
 ADAM_BETAS = (0.9, 0.999)
@@ -45,106 +41,6 @@ ADAM_EPS = 1e-8
 
 # lines of progress per chunk of runs (besides the last step)
 PROGRESS_LINES = 4
-
-
-def draw_batch(data, idx: torch.Tensor):
-    """Examples ``idx (..., B)`` of ``data``: a Dataset (``x``, ``y``) or any
-    object with a ``batch(idx)`` method (token windows)."""
-    if hasattr(data, "batch"):
-        return data.batch(idx)
-    return data.x[idx], data.y[idx]
-
-
-class BatchSampler:
-    """One generator per run, seeded by the run's seed only: the same seed draws
-    the same mini-batches whatever the learning rate or the other runs."""
-
-    def __init__(self, seeds: Sequence[int], n: int, batch_size: int):
-        self.gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-        self.n, self.batch_size = n, batch_size
-
-    def __call__(self) -> torch.Tensor:
-        """Indices ``(runs, batch_size)`` for the next step."""
-        return torch.stack(
-            [torch.randint(self.n, (self.batch_size,), generator=g) for g in self.gens]
-        )
-
-
-@dataclass
-class GridResult:
-    """A trained grid: run ``r`` has learning rate ``lrs[r]`` and seed ``seeds[r]``.
-
-    ``steps (S,)``: the recorded steps (0 first). ``loss (R, S)``: the mean
-    mini-batch loss over the steps since the previous record (at step 0, the loss
-    of the first mini-batch at the start). ``tracked[group][law] (R, S, ...)``: each
-    law block's values.
-    """
-
-    lrs: list[float]
-    seeds: list[int]
-    steps: torch.Tensor
-    loss: torch.Tensor
-    tracked: dict[str, dict[str, torch.Tensor]]
-    seconds: float
-    device: str
-    dtype: str
-    optimizer: str
-    settings: dict = field(default_factory=dict)
-
-    def deviation(self, group: str) -> torch.Tensor:
-        """The paper's Eq. 10 for one group, every run: shape ``(R, S)``."""
-        if group not in self.tracked:
-            raise ValueError(
-                f"unknown law group {group!r}: expected one of {sorted(self.tracked)}"
-            )
-        values = self.tracked[group]
-        return torch.stack(
-            [
-                relative_deviation({k: v[r] for k, v in values.items()})
-                for r in range(len(self.lrs))
-            ]
-        )
-
-    def select(self, lr: float) -> list[int]:
-        """Indices of the runs with learning rate ``lr``."""
-        return [r for r, v in enumerate(self.lrs) if math.isclose(v, lr)]
-
-    def to_dict(self) -> dict:
-        """Settings and curves (loss and ε per group, every run), JSON-ready."""
-        return {
-            "settings": dict(self.settings),
-            "lrs": list(self.lrs),
-            "seeds": list(self.seeds),
-            "steps": self.steps.tolist(),
-            "loss": self.loss.tolist(),
-            "deviation": {g: self.deviation(g).tolist() for g in self.tracked},
-            "seconds": self.seconds,
-            "device": self.device,
-            "dtype": self.dtype,
-            "optimizer": self.optimizer,
-        }
-
-
-def resolve_dtype(dtype, device: torch.device) -> torch.dtype:
-    """``"float64"`` or ``"float32"`` (or the torch dtype) to a torch dtype; float32
-    warns that the laws are then checked in float32."""
-    if isinstance(dtype, str):
-        if dtype not in DTYPES:
-            raise ValueError(
-                f"unknown dtype {dtype!r}: expected one of {', '.join(DTYPES)}"
-            )
-        dtype = DTYPES[dtype]
-    if dtype not in DTYPES.values():
-        raise TypeError(f"expected torch.float64 or torch.float32, got {dtype!r}")
-    if dtype == torch.float32:
-        warnings.warn(
-            f"training in float32 on {device}: the laws are checked in float32, "
-            "where round-off alone moves them by ~1e-7 per step; use float64 to "
-            "see deviations below that",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return dtype
 
 
 def _check(lrs, seeds, steps, batch_size, every, optimizer, n):
@@ -199,27 +95,6 @@ class _Progress:
                 f"mean loss {loss:8.4f}",
                 flush=True,
             )
-
-
-@contextmanager
-def cpu_threads(n: int | None):
-    """Run the block with ``n`` intra-op CPU threads (unchanged for ``None``).
-
-    Tiny models gain nothing from intra-op threads, and on a loaded machine the
-    threads' synchronization can cost more than the work (a 32×16 matmul took
-    25× longer on 2 busy cores with 2 threads than with 1).
-    """
-    if n is None:
-        yield
-        return
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"threads must be a positive integer or None, got {n!r}")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _track_fn(laws: Mapping[str, LawSet]):
@@ -398,13 +273,14 @@ def train_grid(
         dtype: ``"float64"`` (default) or ``"float32"`` (warns).
         chunk: at most this many runs in one batched program (memory); all by
             default.
-        threads: intra-op CPU threads while training (see :func:`cpu_threads`);
-            torch's setting by default.
+        threads: intra-op CPU threads while training (see
+            :func:`~conslaw.device.cpu_threads`); torch's setting by default.
         progress: print fixed-format progress lines.
         label: the progress lines' prefix.
 
     Returns:
-        a :class:`GridResult` with ``R = len(lrs) · len(seeds)`` runs, on the CPU.
+        a :class:`~conslaw.training.grid.GridResult` with
+        ``R = len(lrs) · len(seeds)`` runs, on the CPU.
     """
     lrs, seeds = _check(lrs, seeds, steps, batch_size, every, optimizer, len(data))
     return _train(
@@ -549,12 +425,7 @@ def _result(parts, runs, start, dev, dtype, optimizer) -> GridResult:
 __all__ = [
     "ADAM_BETAS",
     "ADAM_EPS",
-    "DTYPES",
     "OPTIMIZERS",
-    "BatchSampler",
-    "GridResult",
-    "draw_batch",
-    "resolve_dtype",
     "train_grid",
     "train_run",
 ]
