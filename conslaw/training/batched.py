@@ -129,15 +129,13 @@ def _updater(optimizer: str, lr: torch.Tensor):
     """``(params, grads, state, k) -> params, state`` for stacked runs with
     learning rates ``lr (R,)``."""
 
-    def scale(name, g):
+    def scale(g):
         return lr.reshape((-1,) + (1,) * (g.dim() - 1))
 
     if optimizer == "sgd":
 
         def sgd(params, grads, state, k):
-            return {
-                n: p - scale(n, grads[n]) * grads[n] for n, p in params.items()
-            }, state
+            return {n: p - scale(grads[n]) * grads[n] for n, p in params.items()}, state
 
         return sgd
 
@@ -149,7 +147,7 @@ def _updater(optimizer: str, lr: torch.Tensor):
         v = {n: b2 * v[n] + (1 - b2) * g * g for n, g in grads.items()}
         c1, c2 = 1 - b1 ** (k + 1), 1 - b2 ** (k + 1)
         new = {
-            n: p - scale(n, p) * (m[n] / c1) / ((v[n] / c2).sqrt() + ADAM_EPS)
+            n: p - scale(p) * (m[n] / c1) / ((v[n] / c2).sqrt() + ADAM_EPS)
             for n, p in params.items()
         }
         return new, (m, v)
@@ -173,7 +171,6 @@ def _run_chunk(
     dtype,
     batched,
     progress,
-    label,
 ):
     """Train runs ``zip(lrs, seeds)`` together (``batched``) or one tensor at a
     time without vmap (``batched=False``, one run only)."""
@@ -214,7 +211,7 @@ def _run_chunk(
             losses.append(running / count)
             running, count = torch.zeros_like(running), 0
             rows.append(track(params))
-            progress(k + 1, losses[-1].mean().item(), label)
+            progress(k + 1, losses[-1].mean().item())
     loss_curve = torch.stack(losses, dim=-1)  # (R, S) or (S,)
     tracked = {
         g: {
@@ -395,8 +392,7 @@ def _train(
                     dev=dev,
                     dtype=dtype,
                     batched=batched,
-                    progress=lambda k, v, _, tag=tag: report(k, v, tag),
-                    label=label,
+                    progress=lambda k, v, tag=tag: report(k, v, tag),
                 )
             )
     return _result(parts, runs, start, dev, dtype, optimizer)
